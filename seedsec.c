@@ -2404,11 +2404,14 @@ y_flow(struct yp *y)
 		yaml_fail(y, "nested too deeply");
 	int is_map = *y->p++ == '{';
 	char close = is_map ? '}' : ']';
+	int start_line = y->line;
 	struct node *n = node_new(is_map ? N_MAP : N_SEQ, y->line);
 	for (;;) {
 		y_flow_ws(y);
-		if (y->p >= y->end)
+		if (y->p >= y->end) {
+			y->line = start_line;
 			yaml_fail(y, "unterminated flow collection");
+		}
 		if (*y->p == close) {
 			y->p++;
 			break;
@@ -2446,6 +2449,10 @@ y_flow(struct yp *y)
 		if (y->p < y->end && *y->p == close) {
 			y->p++;
 			break;
+		}
+		if (y->p >= y->end) {
+			y->line = start_line;
+			yaml_fail(y, "unterminated flow collection");
 		}
 		yaml_fail(y, is_map ? "expected ',' or '}' in flow mapping"
 				    : "expected ',' or ']' in flow sequence");
@@ -3703,8 +3710,9 @@ static void __attribute__((noreturn))
 usage(const char *why)
 {
 	if (why)
-		fprintf(stderr, "%s: %s\n", progname, why);
-	fputs(usage_text, stderr);
+		fprintf(stderr, "%s: %s (seedsec --help shows the usage)\n", progname, why);
+	else
+		fputs(usage_text, stderr);
 	exit(EXIT_ERROR);
 }
 
@@ -3963,7 +3971,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		apply_opt(o, d->id, arg, spelled);
 	}
 	if (npos == 0)
-		usage("no command given");
+		usage(NULL);
 	o->cmd = pos[0];
 	o->args = pos + 1;
 	o->nargs = npos - 1;
