@@ -19,9 +19,13 @@ SRCS       := seedsec.c contract.def
 VENDOR     := vendor/build.sh vendor/fetch.sh vendor/mbedtls.pin vendor/mbedtls_config.h \
               $(wildcard vendor/patches/*.patch)
 
-.PHONY: all check check-sanitize lint format bench fuzz dist install clean
+.PHONY: all run check check-sanitize lint format bench fuzz dist install clean
 
 all: seedsec
+
+# the main job on the built-in default (no config file: the five always-keys)
+run: seedsec
+	./seedsec render
 
 $(MBEDTLS)/.stamp: $(VENDOR)
 	CC=musl-gcc sh vendor/build.sh $(MBEDTLS)

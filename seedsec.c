@@ -3331,9 +3331,11 @@ prepare(const struct opts *o, struct config *c, struct values *vs)
 	load_existing(o, vs);
 	decide_needed(o, c, vs);
 	for (int k = 0; k < NKEYS; k++)
-		if (vs->o[k] == O_PROVIDED && !vs->needed[k])
+		if (vs->o[k] == O_PROVIDED && !vs->needed[k]) {
 			warnx("%s is not needed (%s); the value supplied is ignored", keys[k].name,
 			      vs->why[k]);
+			value_set(vs, k, NULL, O_NONE, NULL);
+		}
 }
 
 static int
