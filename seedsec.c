@@ -958,7 +958,7 @@ rule_violation(int k, const char *v, size_t n, int strict)
 	switch (kd->rule) {
 	case R_MASTER:
 		if (k == K_LITELLM_MASTER_KEY && n == 7 && !memcmp(v, "sk-1234", 7))
-			return "is LiteLLM's documented example sk-1234, which LiteLLM refuses";
+			return "is LiteLLM's documented example key, which LiteLLM refuses to start with";
 		if (k == K_LITELLM_MASTER_KEY && (n < 3 || memcmp(v, "sk-", 3) != 0))
 			return "must start with sk- (LiteLLM's key convention)";
 		if (strict && (n != 3 + (size_t)kd->len || memcmp(v, "sk-", 3) != 0 ||
@@ -2968,7 +2968,8 @@ existing_secret(void *ctx, struct node *obj, const char *where)
 		fatal("%s: Secret %s has no data key '%s' (see --property)", where, name,
 		      x->o->property);
 	}
-	if (memchr(val, 0, vn) || utf8_invalid_at((unsigned char *)val, vn) >= 0) {
+	if (memchr(val, 0, vn) ||
+	    (strcmp(x->o->cmd, "check") && utf8_invalid_at((unsigned char *)val, vn) >= 0)) {
 		sfree(val, vn);
 		fatal("%s: Secret %s: the value is not UTF-8 text", where, name);
 	}
@@ -2977,7 +2978,7 @@ existing_secret(void *ctx, struct node *obj, const char *where)
 		warnx("%s: Secret %s holds an empty value; treating it as absent", where, name);
 		return 1;
 	}
-	const char *bad = rule_violation(k, val, vn, 0);
+	const char *bad = strcmp(x->o->cmd, "check") ? rule_violation(k, val, vn, 0) : NULL;
 	if (bad)
 		warnx("earlier %s %s; kept as it is (seedsec never replaces a value; "
 		      "see seedsec check)", name, bad);
@@ -3013,13 +3014,16 @@ load_existing(const struct opts *o, struct values *vs)
 		if (!prov.v[k])
 			continue;
 		if (vs->v[k] && strcmp(vs->v[k], prov.v[k]) != 0) {
+			char msg[PATH_MAX + 512];
+			snprintf(msg, sizeof msg,
+				 "%s: the value from %s differs from the earlier one in %s; seedsec "
+				 "never replaces an existing value%s; nothing written",
+				 keys[k].name, prov.from[k], label,
+				 keys[k].flags & (F_DEX_PW | F_DEX_HASH)
+					 ? " (seedsec reset-dex-admin rotates the Dex pair)" : "");
 			sfree_str(prov.v[k]);
 			free(prov.from[k]);
-			fatal("%s: the value from %s differs from the earlier one in %s; seedsec "
-			      "never replaces an existing value%s; nothing written",
-			      keys[k].name, vs->from[k] ? prov.from[k] : "?", label,
-			      keys[k].flags & (F_DEX_PW | F_DEX_HASH) ? " (seedsec reset-dex-admin "
-									"rotates the Dex pair)" : "");
+			fatal("%s", msg);
 		}
 		if (vs->v[k]) {
 			sfree_str(prov.v[k]);
@@ -3320,6 +3324,8 @@ json_report(const struct opts *o, const struct values *vs, int code)
 /* ===================================================================== */
 /* Commands                                                               */
 /* ===================================================================== */
+
+static void usage(const char *why) __attribute__((noreturn));
 
 /* the common front half: config, provided values, earlier values, gates */
 static void
@@ -3630,11 +3636,100 @@ cmd_reset_dex_admin_gsm(const struct opts *o)
 
 /* ---- check ------------------------------------------------------------- */
 
+/*
+ * Judge a set of stored values against the contract: every needed key
+ * present, its consumer's rule holds, the Dex hash matches the password.
+ * One line per problem, naming the key and the rule, never the value.
+ * The rules are rule_violation(), the same code generation self-checks with.
+ */
+static int
+check_values(const struct opts *o, struct values *vs, const char *where)
+{
+	int problems = 0;
+	struct node *r = node_new(N_MAP, 0);
+	map_add(r, "command", node_str("check"));
+	map_add(r, "source", node_str(where));
+	struct node *ks = map_add(r, "keys", node_new(N_SEQ, 0));
+	for (int k = 0; k < NKEYS; k++) {
+		const char *bad = NULL, *state = "OK";
+		char why[256] = "";
+		if (!vs->needed[k] && !vs->v[k])
+			continue;
+		if (!vs->v[k]) {
+			state = "MISSING";
+			if (keys[k].env)
+				snprintf(why, sizeof why, "needed (%s); set %s or pass --value %s=@FILE",
+					 vs->why[k], keys[k].env, keys[k].name);
+			else
+				snprintf(why, sizeof why, "needed (%s); seedsec render or push creates it",
+					 vs->why[k]);
+		} else if ((bad = rule_violation(k, vs->v[k], strlen(vs->v[k]), 0))) {
+			state = "BAD";
+			snprintf(why, sizeof why, "%s", bad);
+		} else if ((keys[k].flags & F_DEX_HASH) && vs->v[K_DEX_ADMIN_PASSWORD] &&
+			   !bcrypt_verify(vs->v[K_DEX_ADMIN_PASSWORD],
+					  strlen(vs->v[K_DEX_ADMIN_PASSWORD]), vs->v[k],
+					  strlen(vs->v[k]))) {
+			state = "BAD";
+			snprintf(why, sizeof why, "does not match dex-admin-password "
+				 "(run seedsec reset-dex-admin)");
+		} else if ((keys[k].flags & F_DEX_HASH) && !vs->v[K_DEX_ADMIN_PASSWORD]) {
+			state = "BAD";
+			snprintf(why, sizeof why, "no dex-admin-password to verify it against: the "
+				 "operator copy is lost (run seedsec reset-dex-admin)");
+		}
+		if (strcmp(state, "OK"))
+			problems++;
+		if (!strcmp(state, "OK"))
+			status("OK %s", keys[k].name);
+		else
+			status("%s %s (%s)", state, keys[k].name, why);
+		struct node *e = seq_add(ks, node_new(N_MAP, 0));
+		map_add(e, "name", node_str(keys[k].name));
+		map_add(e, "needed", node_raw(vs->needed[k] ? "true" : "false"));
+		map_add(e, "status", node_str(state));
+		if (*why)
+			map_add(e, "problem", node_str(why));
+	}
+	map_add(r, "problems", node_raw(problems ? "true" : "false"));
+	if (o->json) {
+		struct buf b = {0};
+		json_emit(&b, r, 0);
+		buf_putc(&b, '\n');
+		write_stdout(b.p, b.n);
+		buf_free(&b);
+	}
+	node_free(r);
+	return problems ? EXIT_MISSING : EXIT_OK;
+}
+
+static int cmd_check_gsm(const struct opts *o);
+
 static int
 cmd_check(const struct opts *o)
 {
+	if (!o->existing)
+		return cmd_check_gsm(o);
+	if (o->output || o->split)
+		usage("check writes nothing: no -o or --split");
+	struct config c;
+	struct values vs = {0};
+	config_load(&c, o->config);
+	live_values = &vs;
+	load_existing(o, &vs);
+	decide_needed(o, &c, &vs);
+	int code = check_values(o, &vs, o->existing);
+	values_free(&vs);
+	live_values = NULL;
+	config_free(&c);
+	return code;
+}
+
+static int
+cmd_check_gsm(const struct opts *o)
+{
 	(void)o;
-	fatal("check: not available in this build yet");
+	fatal("check against GSM: not available in this build yet; use --existing FILE");
 }
 
 /* ---- seal -------------------------------------------------------------- */
