@@ -111,7 +111,7 @@ def store(path, name, sa, sans, ns):
         },
         "auth": {"serviceAccount": {"name": sa, "namespace": sans}},
     }, k
-    print("store ok")
+
 
 
 if __name__ == "__main__":
