@@ -3815,6 +3815,17 @@ node_line(const struct node *n, int fallback)
 	return n && n->line > 0 ? n->line : fallback;
 }
 
+/* the line of m's key (where "key:" is written) */
+static int
+key_line(const struct node *m, const char *key, int fallback)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; m && m->kind == N_MAP && i < m->n; i++)
+		if (m->k[i]->len == kl && !memcmp(m->k[i]->s, key, kl))
+			return node_line(m->k[i], fallback);
+	return fallback;
+}
+
 /* "extract", "find" or "sourceRef": what a dataFrom entry does */
 static const char *
 datafrom_kind(const struct node *item)
@@ -3871,22 +3882,22 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 	patch_seen(x, id, where);
 
 	struct node *spec = map_get(obj, "spec");
-	const char *prefix = "/spec";
+	const char *prefix = "/spec", *dotted = "spec";
 	if (cluster) {
 		spec = map_get(spec, "externalSecretSpec");
 		prefix = "/spec/externalSecretSpec";
+		dotted = "spec.externalSecretSpec";
 	}
 	if (!spec || spec->kind != N_MAP)
-		fatal("%s:%d: %s %s has no %s mapping", file, node_line(spec, line), kind, id,
-		      cluster ? "spec.externalSecretSpec" : "spec");
+		fatal("%s:%d: %s has no %s mapping", file, node_line(spec, line), id, dotted);
 
 	struct buf ops = {0};
 	size_t nadd = 0;
 	struct node *data = map_get(spec, "data");
 	if (data && !scalar_is_null(data)) {
 		if (data->kind != N_SEQ)
-			fatal("%s:%d: %s: %s/data is not a list", file, node_line(data, line), id,
-			      prefix + 1);
+			fatal("%s:%d: %s: %s.data is not a list", file, key_line(spec, "data", line),
+			      id, dotted);
 		for (size_t i = 0; i < data->n; i++) {
 			struct node *it = data->v[i];
 			int il = node_line(it, node_line(data, line));
@@ -3900,7 +3911,7 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 			if (p && p->kind != N_SCALAR)
 				fatal("%s:%d: %s: data[%zu].remoteRef.property is not a string",
 				      file, node_line(p, il), id, i);
-			if (p && !scalar_is_null(p)) {
+			if (p && !scalar_is_null(p) && p->len) {   /* ESO reads "" as unset */
 				x->kept++;
 				continue;
 			}
@@ -3915,8 +3926,8 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 	struct node *from = map_get(spec, "dataFrom");
 	if (from && !scalar_is_null(from)) {
 		if (from->kind != N_SEQ)
-			fatal("%s:%d: %s: %s/dataFrom is not a list", file, node_line(from, line), id,
-			      prefix + 1);
+			fatal("%s:%d: %s: %s.dataFrom is not a list", file,
+			      key_line(spec, "dataFrom", line), id, dotted);
 		for (size_t i = 0; i < from->n; i++) {
 			const char *what = datafrom_kind(from->v[i]);
 			int fl = node_line(from->v[i], node_line(from, line));

@@ -113,7 +113,6 @@ def store(path, name, sa, sans, ns):
     }, k
 
 
-
 if __name__ == "__main__":
     if sys.argv[1] == "compare":
         compare(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]) if len(sys.argv) > 5 else 0)
