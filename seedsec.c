@@ -3711,8 +3711,6 @@ cmd_store(const struct opts *o)
 	const char *store = o->store_name ? o->store_name : DEFAULT_STORE_NAME;
 	const char *sa = o->sa_name ? o->sa_name : DEFAULT_SA_NAME;
 	const char *sans = o->sa_namespace ? o->sa_namespace : DEFAULT_SA_NAMESPACE;
-	if (o->nargs)
-		fatal("store: unexpected argument '%.40s'", o->args[0]);
 	if (o->json)
 		fatal("store: --json has no report to give here; --format json prints the "
 		      "manifests as JSON");
@@ -3945,9 +3943,12 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 		buf_free(&ops);
 		return;
 	}
+	buf_puts(&x->out, "  # ");
+	for (const char *c = file; *c; c++)   /* a comment ends at a line break */
+		buf_putc(&x->out, (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c);
 	char *qn = regex_quote(name);
-	buf_printf(&x->out, "  # %s:%d\n  - target:\n      group: %s\n      kind: %s\n      name: ",
-		   file, line, ESO_GROUP, kind);
+	buf_printf(&x->out, ":%d\n  - target:\n      group: %s\n      kind: %s\n      name: ", line,
+		   ESO_GROUP, kind);
 	yaml_scalar(&x->out, qn, strlen(qn), 1);
 	free(qn);
 	buf_putc(&x->out, '\n');
@@ -4125,8 +4126,12 @@ static const char usage_text[] =
 	"  push               create-if-absent in Google Secret Manager over HTTPS\n"
 	"  check              verify stored values (GSM or --existing) against the contract\n"
 	"  reset-dex-admin    new Dex admin password and hash (GSM, or offline with --existing)\n"
-	"  store              ESO Kubernetes-provider ClusterSecretStore and RBAC\n"
-	"  patch DIR|FILE...  kustomize patches adding remoteRef.property to ExternalSecrets\n"
+	"  store              ESO Kubernetes-provider ClusterSecretStore for the source namespace,\n"
+	"                     with that Namespace, the ServiceAccount, a Role and its RoleBinding\n"
+	"  patch DIR|FILE...  a kustomize patches: block adding remoteRef.property (--property)\n"
+	"                     to each ExternalSecret data entry without one: per ExternalSecret a\n"
+	"                     target and an RFC 6902 op list under 'patch: |-'; append it to\n"
+	"                     kustomization.yaml (DIR: its *.yaml/*.yml, sorted; not recursive)\n"
 	"  bcrypt             bcrypt of a password read from stdin (--verify HASH checks one)\n"
 	"\n"
 	"options (before or after the command):\n"
@@ -4149,6 +4154,7 @@ static const char usage_text[] =
 	"  --project P, --location L, --endpoint URL, --token-file F, --credentials F,\n"
 	"  --ca-file F, --timeout SECONDS, --dry-run     GSM (push, check, reset-dex-admin)\n"
 	"  --store-name N, --sa-name N, --sa-namespace NS   names for the store command\n"
+	"                         (default secret-store, eso-reader, external-secrets)\n"
 	"  --json                 a machine-readable report on stdout\n"
 	"  -q, --quiet            no status lines\n"
 	"  -h, --help             this text;  -V, --version   the version\n"

@@ -248,6 +248,11 @@ check "patch -o: same bytes as stdout, mode 0600" \
     sh -c "cmp -s '$T/o.yaml' '$T/dir.out' && test \$(stat -c %a '$T/o.yaml') = 600"
 expect_exit 2 "patch -o refuses an existing file" "$SEEDSEC" -q patch -o "$T/o.yaml" "$ES" 2> /dev/null
 
+mkdir -p "$T/nl"
+cp "$ES/serving_kserve_externalsecret.yaml" "$T/nl/$(printf 'a\nb').yaml"
+check "a line break in a file name does not break the block" \
+    sh -c "'$SEEDSEC' -q patch '$T/nl' | $PY -c 'import sys, yaml; assert len(yaml.safe_load(sys.stdin)[\"patches\"]) == 1'"
+
 # ---- malformed input: FILE:LINE, exit 2, nothing on stdout ---------------
 
 # bad NAME LINE MESSAGE: $T/bad/NAME.yaml (from stdin) must fail at LINE
