@@ -3789,7 +3789,7 @@ struct patch_ctx {
 	const struct opts *o;
 	struct buf out;         /* the entries of the patches: list */
 	size_t entries, adds, kept, others;
-	char **seen;            /* "kind/namespace/name" of every ExternalSecret */
+	char **seen;            /* "Kind namespace/name" of every ExternalSecret */
 	char **seen_at;         /* and where it was */
 	size_t nseen, capseen;
 };
@@ -3894,8 +3894,8 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 	struct node *data = map_get(spec, "data");
 	if (data && !scalar_is_null(data)) {
 		if (data->kind != N_SEQ)
-			fatal("%s:%d: %s: %s.data is not a list", file, key_line(spec, "data", line),
-			      id, dotted);
+			fatal("%s:%d: %s: %s.data is not a list", file,
+			      key_line(spec, "data", line), id, dotted);
 		for (size_t i = 0; i < data->n; i++) {
 			struct node *it = data->v[i];
 			int il = node_line(it, node_line(data, line));
@@ -3914,7 +3914,8 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 				continue;
 			}
 			/* "add" replaces an empty member too (RFC 6902 4.1) */
-			buf_printf(&ops, "      - op: add\n        path: %s/data/%zu/remoteRef/property\n"
+			buf_printf(&ops, "      - op: add\n"
+					 "        path: %s/data/%zu/remoteRef/property\n"
 					 "        value: ", prefix, i);
 			yaml_scalar(&ops, x->o->property, strlen(x->o->property), 1);
 			buf_putc(&ops, '\n');
@@ -3930,10 +3931,10 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 			const char *what = datafrom_kind(from->v[i]);
 			int fl = node_line(from->v[i], node_line(from, line));
 			if (!strcmp(what, "extract"))
-				warnx("%s:%d: %s: dataFrom[%zu] (extract) left alone: the Kubernetes "
-				      "provider returns every data key of the source Secret (here "
-				      "'%s'), not the key names the target may expect", file, fl, id, i,
-				      x->o->property);
+				warnx("%s:%d: %s: dataFrom[%zu] (extract) left alone: the "
+				      "Kubernetes provider returns every data key of the source "
+				      "Secret (here '%s'), not the key names the target may expect",
+				      file, fl, id, i, x->o->property);
 			else
 				warnx("%s:%d: %s: dataFrom[%zu] (%s) left alone: it has no "
 				      "remoteRef.property to add", file, fl, id, i, what);
