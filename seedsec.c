@@ -12,6 +12,7 @@
  */
 #define _GNU_SOURCE
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -3743,18 +3744,476 @@ cmd_seal(const struct opts *o)
 
 /* ---- store and patch --------------------------------------------------- */
 
+#define ESO_GROUP "external-secrets.io"
+#define ESO_API ESO_GROUP "/v1"
+#define RBAC_API "rbac.authorization.k8s.io/v1"
+#define DEFAULT_STORE_NAME "secret-store"
+#define DEFAULT_SA_NAME "eso-reader"
+#define DEFAULT_SA_NAMESPACE "external-secrets"
+#define IN_CLUSTER_API "https://kubernetes.default.svc"
+
+static int dns_label(const char *s);   /* with the option checks, below */
+
+/* a DNS-1123 subdomain: what most object names must be */
+static int
+dns_subdomain(const char *s)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > 253)
+		return 0;
+	for (const char *p = s; *p;) {
+		size_t l = strcspn(p, ".");
+		char label[64];
+		if (l == 0 || l > 63)
+			return 0;
+		memcpy(label, p, l);
+		label[l] = 0;
+		if (!dns_label(label))
+			return 0;
+		p += l;
+		if (*p == '.' && !*++p)
+			return 0;
+	}
+	return 1;
+}
+
+/* apiVersion, kind, metadata (name, namespace, seedsec label) */
+static struct node *
+k8s_object(const char *api, const char *kind, const char *name, const char *ns)
+{
+	struct node *obj = node_new(N_MAP, 0);
+	map_add(obj, "apiVersion", node_str(api));
+	map_add(obj, "kind", node_str(kind));
+	struct node *md = map_add(obj, "metadata", node_new(N_MAP, 0));
+	map_add(md, "name", node_str(name));
+	if (ns)
+		map_add(md, "namespace", node_str(ns));
+	struct node *lb = map_add(md, "labels", node_new(N_MAP, 0));
+	map_add(lb, "app.kubernetes.io/managed-by", node_str("seedsec"));
+	return obj;
+}
+
+static struct node *
+str_seq(const char *const *items, size_t n)
+{
+	struct node *s = node_new(N_SEQ, 0);
+	for (size_t i = 0; i < n; i++)
+		seq_add(s, node_str(items[i]));
+	return s;
+}
+
+/*
+ * The ESO Kubernetes provider pointed at the source namespace: the
+ * Namespace, ESO's reader identity and its RBAC, then the store (in the
+ * order they have to exist). The Role grants only reads of Secrets in the
+ * source namespace; SelfSubjectRulesReview, which ESO uses to validate the
+ * store, is allowed to every authenticated user by system:basic-user.
+ */
 static int
 cmd_store(const struct opts *o)
 {
-	(void)o;
-	fatal("store: not available in this build yet");
+	const char *store = o->store_name ? o->store_name : DEFAULT_STORE_NAME;
+	const char *sa = o->sa_name ? o->sa_name : DEFAULT_SA_NAME;
+	const char *sans = o->sa_namespace ? o->sa_namespace : DEFAULT_SA_NAMESPACE;
+	if (o->json)
+		fatal("store: --json has no report to give here; --format json prints the "
+		      "manifests as JSON");
+	if (!dns_subdomain(store))
+		fatal("--store-name %.64s: not a valid object name (DNS-1123 subdomain)", store);
+	if (!dns_subdomain(sa))
+		fatal("--sa-name %.64s: not a valid ServiceAccount name (DNS-1123 subdomain)", sa);
+	if (!dns_label(sans))
+		fatal("--sa-namespace %.64s: not a valid namespace name (lowercase DNS label)",
+		      sans);
+
+	enum { NOBJ = 5 };
+	struct node *objs[NOBJ];
+	char names[NOBJ][320];
+	const char *np[NOBJ];
+
+	objs[0] = k8s_object("v1", "Namespace", o->ns, NULL);
+	snprintf(names[0], sizeof names[0], "namespace-%s", o->ns);
+
+	objs[1] = k8s_object("v1", "ServiceAccount", sa, sans);
+	snprintf(names[1], sizeof names[1], "serviceaccount-%s", sa);
+
+	objs[2] = k8s_object(RBAC_API, "Role", sa, o->ns);
+	struct node *rules = map_add(objs[2], "rules", node_new(N_SEQ, 0));
+	struct node *rule = seq_add(rules, node_new(N_MAP, 0));
+	static const char *const core[] = {""}, *const res[] = {"secrets"},
+				 *const verbs[] = {"get", "list", "watch"};
+	map_add(rule, "apiGroups", str_seq(core, 1));
+	map_add(rule, "resources", str_seq(res, 1));
+	map_add(rule, "verbs", str_seq(verbs, 3));
+	snprintf(names[2], sizeof names[2], "role-%s", sa);
+
+	objs[3] = k8s_object(RBAC_API, "RoleBinding", sa, o->ns);
+	struct node *ref = map_add(objs[3], "roleRef", node_new(N_MAP, 0));
+	map_add(ref, "apiGroup", node_str("rbac.authorization.k8s.io"));
+	map_add(ref, "kind", node_str("Role"));
+	map_add(ref, "name", node_str(sa));
+	struct node *subj = seq_add(map_add(objs[3], "subjects", node_new(N_SEQ, 0)),
+				    node_new(N_MAP, 0));
+	map_add(subj, "kind", node_str("ServiceAccount"));
+	map_add(subj, "name", node_str(sa));
+	map_add(subj, "namespace", node_str(sans));
+	snprintf(names[3], sizeof names[3], "rolebinding-%s", sa);
+
+	/* a ClusterSecretStore must say where the CA ConfigMap is; every
+	 * namespace has kube-root-ca.crt, and ESO's own namespace exists */
+	objs[4] = k8s_object(ESO_API, "ClusterSecretStore", store, NULL);
+	struct node *spec = map_add(objs[4], "spec", node_new(N_MAP, 0));
+	struct node *k8s = map_add(map_add(spec, "provider", node_new(N_MAP, 0)), "kubernetes",
+				   node_new(N_MAP, 0));
+	map_add(k8s, "remoteNamespace", node_str(o->ns));
+	struct node *srv = map_add(k8s, "server", node_new(N_MAP, 0));
+	map_add(srv, "url", node_str(IN_CLUSTER_API));
+	struct node *ca = map_add(srv, "caProvider", node_new(N_MAP, 0));
+	map_add(ca, "type", node_str("ConfigMap"));
+	map_add(ca, "name", node_str("kube-root-ca.crt"));
+	map_add(ca, "key", node_str("ca.crt"));
+	map_add(ca, "namespace", node_str(sans));
+	struct node *auth = map_add(k8s, "auth", node_new(N_MAP, 0));
+	struct node *sel = map_add(auth, "serviceAccount", node_new(N_MAP, 0));
+	map_add(sel, "name", node_str(sa));
+	map_add(sel, "namespace", node_str(sans));
+	snprintf(names[4], sizeof names[4], "clustersecretstore-%s", store);
+
+	for (int i = 0; i < NOBJ; i++)
+		np[i] = names[i];
+	deliver(o, objs, np, NOBJ);
+	for (int i = 0; i < NOBJ; i++)
+		node_free(objs[i]);
+	return EXIT_OK;
+}
+
+/* ---- patch ---- */
+
+struct patch_ctx {
+	const struct opts *o;
+	struct buf out;         /* the entries of the patches: list */
+	size_t entries, adds, kept, others;
+	char **seen;            /* "Kind namespace/name" of every ExternalSecret */
+	char **seen_at;         /* and where it was */
+	size_t nseen, capseen;
+};
+
+/* kustomize anchors target names as regular expressions: quote them */
+static char *
+regex_quote(const char *s)
+{
+	struct buf b = {0};
+	for (; *s; s++) {
+		if (strchr("\\.+*?()|[]{}^$", *s))
+			buf_putc(&b, '\\');
+		buf_putc(&b, *s);
+	}
+	return buf_take(&b, NULL);
 }
 
 static int
+node_line(const struct node *n, int fallback)
+{
+	return n && n->line > 0 ? n->line : fallback;
+}
+
+/* the line of m's key (where "key:" is written) */
+static int
+key_line(const struct node *m, const char *key, int fallback)
+{
+	size_t kl = strlen(key);
+	for (size_t i = 0; m && m->kind == N_MAP && i < m->n; i++)
+		if (m->k[i]->len == kl && !memcmp(m->k[i]->s, key, kl))
+			return node_line(m->k[i], fallback);
+	return fallback;
+}
+
+/* "extract", "find" or "sourceRef": what a dataFrom entry does */
+static const char *
+datafrom_kind(const struct node *item)
+{
+	static const char *const k[] = {"extract", "find", "sourceRef"};
+	for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+		if (map_get(item, k[i]))
+			return k[i];
+	return "unknown";
+}
+
+static void
+patch_seen(struct patch_ctx *x, const char *id, const char *where)
+{
+	for (size_t i = 0; i < x->nseen; i++)
+		if (!strcmp(x->seen[i], id))
+			fatal("%s: %s is also defined at %s; one patch target would match "
+			      "both", where, id, x->seen_at[i]);
+	if (x->nseen == x->capseen) {
+		x->capseen = x->capseen ? x->capseen * 2 : 16;
+		char **ns = xcalloc(x->capseen, sizeof *ns), **na = xcalloc(x->capseen, sizeof *na);
+		if (x->nseen) {
+			memcpy(ns, x->seen, x->nseen * sizeof *ns);
+			memcpy(na, x->seen_at, x->nseen * sizeof *na);
+		}
+		free(x->seen);
+		free(x->seen_at);
+		x->seen = ns;
+		x->seen_at = na;
+	}
+	x->seen[x->nseen] = xstrdup(id);
+	x->seen_at[x->nseen++] = xstrdup(where);
+}
+
+/* one object: an ExternalSecret gets a patch entry if any data entry lacks a property */
+static void
+patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
+{
+	const char *kind = map_str(obj, "kind"), *api = map_str(obj, "apiVersion");
+	size_t gl = strlen(ESO_GROUP);
+	int cluster = kind && !strcmp(kind, "ClusterExternalSecret");
+	if (!kind || (strcmp(kind, "ExternalSecret") && !cluster) || !api ||
+	    strncmp(api, ESO_GROUP "/", gl + 1)) {
+		x->others++;
+		return;
+	}
+	struct node *md = map_get(obj, "metadata");
+	const char *name = map_str(md, "name"), *ns = cluster ? NULL : map_str(md, "namespace");
+	if (!name || !*name)
+		fatal("%s:%d: %s without metadata.name", file, line, kind);
+	char id[768], where[PATH_MAX + 32];
+	snprintf(id, sizeof id, "%s %s%s%s", kind, ns ? ns : "", ns ? "/" : "", name);
+	snprintf(where, sizeof where, "%s:%d", file, line);
+	patch_seen(x, id, where);
+
+	struct node *spec = map_get(obj, "spec");
+	const char *prefix = "/spec", *dotted = "spec";
+	if (cluster) {
+		spec = map_get(spec, "externalSecretSpec");
+		prefix = "/spec/externalSecretSpec";
+		dotted = "spec.externalSecretSpec";
+	}
+	if (!spec || spec->kind != N_MAP)
+		fatal("%s:%d: %s has no %s mapping", file, node_line(spec, line), id, dotted);
+
+	struct buf ops = {0};
+	size_t nadd = 0;
+	struct node *data = map_get(spec, "data");
+	if (data && !scalar_is_null(data)) {
+		if (data->kind != N_SEQ)
+			fatal("%s:%d: %s: %s.data is not a list", file,
+			      key_line(spec, "data", line), id, dotted);
+		for (size_t i = 0; i < data->n; i++) {
+			struct node *it = data->v[i];
+			int il = node_line(it, node_line(data, line));
+			if (it->kind != N_MAP)
+				fatal("%s:%d: %s: data[%zu] is not a mapping", file, il, id, i);
+			struct node *rr = map_get(it, "remoteRef");
+			if (!rr || rr->kind != N_MAP)
+				fatal("%s:%d: %s: data[%zu] has no remoteRef mapping", file,
+				      node_line(rr, il), id, i);
+			struct node *p = map_get(rr, "property");
+			if (p && p->kind != N_SCALAR)
+				fatal("%s:%d: %s: data[%zu].remoteRef.property is not a string",
+				      file, node_line(p, il), id, i);
+			if (p && !scalar_is_null(p) && p->len) {   /* ESO reads "" as unset */
+				x->kept++;
+				continue;
+			}
+			/* "add" replaces an empty member too (RFC 6902 4.1) */
+			buf_printf(&ops, "      - op: add\n"
+					 "        path: %s/data/%zu/remoteRef/property\n"
+					 "        value: ", prefix, i);
+			yaml_scalar(&ops, x->o->property, strlen(x->o->property), 1);
+			buf_putc(&ops, '\n');
+			nadd++;
+		}
+	}
+	struct node *from = map_get(spec, "dataFrom");
+	if (from && !scalar_is_null(from)) {
+		if (from->kind != N_SEQ)
+			fatal("%s:%d: %s: %s.dataFrom is not a list", file,
+			      key_line(spec, "dataFrom", line), id, dotted);
+		for (size_t i = 0; i < from->n; i++) {
+			const char *what = datafrom_kind(from->v[i]);
+			int fl = node_line(from->v[i], node_line(from, line));
+			if (!strcmp(what, "extract"))
+				warnx("%s:%d: %s: dataFrom[%zu] (extract) left alone: the "
+				      "Kubernetes provider returns every data key of the source "
+				      "Secret (here '%s'), not the key names the target may expect",
+				      file, fl, id, i, x->o->property);
+			else
+				warnx("%s:%d: %s: dataFrom[%zu] (%s) left alone: it has no "
+				      "remoteRef.property to add", file, fl, id, i, what);
+		}
+	}
+	if (!nadd) {
+		buf_free(&ops);
+		return;
+	}
+	buf_puts(&x->out, "  # ");
+	for (const char *c = file; *c; c++)   /* a comment ends at a line break */
+		buf_putc(&x->out, (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c);
+	char *qn = regex_quote(name);
+	buf_printf(&x->out, ":%d\n  - target:\n      group: %s\n      kind: %s\n      name: ", line,
+		   ESO_GROUP, kind);
+	yaml_scalar(&x->out, qn, strlen(qn), 1);
+	free(qn);
+	buf_putc(&x->out, '\n');
+	if (ns && *ns) {
+		char *qs = regex_quote(ns);
+		buf_puts(&x->out, "      namespace: ");
+		yaml_scalar(&x->out, qs, strlen(qs), 1);
+		buf_putc(&x->out, '\n');
+		free(qs);
+	} else if (!cluster) {
+		warnx("%s: %s has no metadata.namespace; its patch matches that name in any "
+		      "namespace", where, id);
+	}
+	buf_puts(&x->out, "    patch: |-\n");
+	buf_add(&x->out, ops.p, ops.n);
+	buf_free(&ops);
+	x->entries++;
+	x->adds += nadd;
+	status("PATCH %s (%zu entr%s)", id, nadd, nadd == 1 ? "y" : "ies");
+}
+
+static void
+patch_file(struct patch_ctx *x, const char *path)
+{
+	size_t n;
+	char *src = read_file(path, &n, "manifest");
+	const char *label = strcmp(path, "-") ? path : "<stdin>";
+	struct docs ds = {0};
+	parse_stream(src, n, label, &ds);
+	free(src);
+	for (size_t i = 0; i < ds.n; i++) {
+		struct node *r = ds.d[i].root;
+		int line = node_line(r, ds.d[i].line);
+		if (!r || scalar_is_null(r))
+			continue;
+		if (r->kind != N_MAP)
+			fatal("%s:%d: not a Kubernetes object", label, line);
+		const char *kind = map_str(r, "kind");
+		struct node *items = map_get(r, "items");
+		if (kind && !strcmp(kind, "List") && items && items->kind == N_SEQ) {
+			for (size_t j = 0; j < items->n; j++) {
+				if (items->v[j]->kind != N_MAP)
+					fatal("%s:%d: not a Kubernetes object", label,
+					      node_line(items->v[j], line));
+				patch_object(x, items->v[j], label, node_line(items->v[j], line));
+			}
+			continue;
+		}
+		patch_object(x, r, label, line);
+	}
+	docs_free(&ds);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the *.yaml and *.yml files of a directory, sorted; not recursive */
+static char **
+yaml_files_in(const char *dir, size_t *count)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		fatal("can't open directory %s: %s", dir, strerror(errno));
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		if (e->d_name[0] == '.' ||
+		    !((l > 5 && !strcmp(e->d_name + l - 5, ".yaml")) ||
+		      (l > 4 && !strcmp(e->d_name + l - 4, ".yml"))))
+			continue;
+		char path[PATH_MAX];
+		struct stat st;
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
+			fatal("path too long: %s/%s", dir, e->d_name);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			char **nv = xcalloc(cap, sizeof *nv);
+			if (n)
+				memcpy(nv, v, n * sizeof *nv);
+			free(v);
+			v = nv;
+		}
+		v[n++] = xstrdup(path);
+	}
+	closedir(d);
+	if (!n)
+		fatal("%s: no *.yaml or *.yml files in this directory", dir);
+	qsort(v, n, sizeof *v, cmp_str);
+	*count = n;
+	return v;
+}
+
+/*
+ * Print a kustomize patches: block that adds remoteRef.property to every
+ * spec.data entry that has none, one entry per ExternalSecret, each an
+ * RFC 6902 patch written as a YAML list under "patch: |-". Entries that
+ * have a property, dataFrom entries and other kinds are left alone.
+ */
+static int
 cmd_patch(const struct opts *o)
 {
-	(void)o;
-	fatal("patch: not available in this build yet");
+	if (o->nargs == 0)
+		fatal("patch: no DIR or FILE given (seedsec patch DIR|FILE...: the platform's "
+		      "ExternalSecret manifests)");
+	if (o->split || o->format_set || o->json)
+		fatal("patch: prints one YAML patches: block; --split, --format and --json do "
+		      "not apply");
+	struct patch_ctx x = {0};
+	x.o = o;
+	for (int i = 0; i < o->nargs; i++) {
+		struct stat st;
+		if (strcmp(o->args[i], "-") && stat(o->args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+			size_t n;
+			char **files = yaml_files_in(o->args[i], &n);
+			for (size_t j = 0; j < n; j++) {
+				patch_file(&x, files[j]);
+				free(files[j]);
+			}
+			free(files);
+		} else {
+			patch_file(&x, o->args[i]);
+		}
+	}
+	struct buf b = {0};
+	buf_printf(&b, "# seedsec patch: remoteRef.property '%s' for the ESO Kubernetes provider.\n"
+		       "# Append to kustomization.yaml (merge the entries into an existing "
+		       "patches: list).\n", o->property);
+	if (x.entries) {
+		buf_puts(&b, "patches:\n");
+		buf_add(&b, x.out.p, x.out.n);
+	} else {
+		buf_puts(&b, "patches: []\n");
+	}
+	if (!x.nseen)
+		warnx("patch: no ExternalSecret found in the input");
+	status("%zu ExternalSecret%s, %zu patch entr%s adding %zu propert%s; %zu data entr%s "
+	       "already had one; %zu other document%s left alone", x.nseen,
+	       x.nseen == 1 ? "" : "s", x.entries, x.entries == 1 ? "y" : "ies", x.adds,
+	       x.adds == 1 ? "y" : "ies", x.kept, x.kept == 1 ? "y" : "ies", x.others,
+	       x.others == 1 ? "" : "s");
+	if (o->output && strcmp(o->output, "-"))
+		write_file_atomic(o->output, b.p, b.n, 0);
+	else
+		write_stdout(b.p, b.n);
+	buf_free(&b);
+	buf_free(&x.out);
+	for (size_t i = 0; i < x.nseen; i++) {
+		free(x.seen[i]);
+		free(x.seen_at[i]);
+	}
+	free(x.seen);
+	free(x.seen_at);
+	return EXIT_OK;
 }
 
 /* ===================================================================== */
@@ -3772,8 +4231,12 @@ static const char usage_text[] =
 	"  push               create-if-absent in Google Secret Manager over HTTPS\n"
 	"  check              verify stored values (GSM or --existing) against the contract\n"
 	"  reset-dex-admin    new Dex admin password and hash (GSM, or offline with --existing)\n"
-	"  store              ESO Kubernetes-provider ClusterSecretStore and RBAC\n"
-	"  patch DIR|FILE...  kustomize patches adding remoteRef.property to ExternalSecrets\n"
+	"  store              ESO Kubernetes-provider ClusterSecretStore for the source namespace,\n"
+	"                     with that Namespace, the ServiceAccount, a Role and its RoleBinding\n"
+	"  patch DIR|FILE...  a kustomize patches: block adding remoteRef.property (--property)\n"
+	"                     to each ExternalSecret data entry without one: per ExternalSecret a\n"
+	"                     target and an RFC 6902 op list under 'patch: |-'; append it to\n"
+	"                     kustomization.yaml (DIR: its *.yaml/*.yml, sorted; not recursive)\n"
 	"  bcrypt             bcrypt of a password read from stdin (--verify HASH checks one)\n"
 	"\n"
 	"options (before or after the command):\n"
@@ -3796,6 +4259,7 @@ static const char usage_text[] =
 	"  --project P, --location L, --endpoint URL, --token-file F, --credentials F,\n"
 	"  --ca-file F, --timeout SECONDS, --dry-run     GSM (push, check, reset-dex-admin)\n"
 	"  --store-name N, --sa-name N, --sa-namespace NS   names for the store command\n"
+	"                         (default secret-store, eso-reader, external-secrets)\n"
 	"  --json                 a machine-readable report on stdout\n"
 	"  -q, --quiet            no status lines\n"
 	"  -h, --help             this text;  -V, --version   the version\n"
