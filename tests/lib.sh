@@ -10,7 +10,13 @@ set -u
 PY=/usr/bin/python3
 TESTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(dirname "$TESTS")
-SHARED=${SHARED:-$(cd "$ROOT/.." && pwd)/shared}
+# shared/ sits beside the clone (CI); from a git worktree one level deeper, look further up
+if [ -z "${SHARED:-}" ]; then
+    for d in "$ROOT/../shared" "$ROOT/../../shared"; do
+        if [ -d "$d/fixtures" ]; then SHARED=$(cd "$d" && pwd); break; fi
+    done
+    : "${SHARED:=$ROOT/../shared}"
+fi
 PLATFORM=$SHARED/fixtures/platform
 CONFIG=$PLATFORM/config.yaml
 T=$(mktemp -d "${TMPDIR:-/tmp}/seedsec-test.XXXXXX")
