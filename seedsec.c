@@ -306,6 +306,7 @@ static char *
 buf_take(struct buf *b, size_t *n)
 {
 	buf_grow(b, 0);
+	b->p[b->n] = 0;   /* a buffer never written to has no terminator yet */
 	char *p = b->p;
 	if (n)
 		*n = b->n;
@@ -2956,11 +2957,12 @@ seal_load_key(struct sealer *s, const char *path)
 static char *
 seal_label(const struct sealer *s, const char *name)
 {
+	if (s->scope == SCOPE_CLUSTER)
+		return xstrdup("");
+	if (s->scope == SCOPE_NAMESPACE)
+		return xstrdup(s->ns);
 	struct buf b = {0};
-	if (s->scope == SCOPE_STRICT)
-		buf_printf(&b, "%s/%s", s->ns, name);
-	else if (s->scope == SCOPE_NAMESPACE)
-		buf_puts(&b, s->ns);
+	buf_printf(&b, "%s/%s", s->ns, name);
 	return buf_take(&b, NULL);
 }
 
