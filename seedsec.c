@@ -2865,79 +2865,106 @@ seal_cert_spki(const unsigned char *der, size_t n, const unsigned char **spki, s
 	return NULL;
 }
 
-static void
-seal_key_from_cert(struct sealer *s, const unsigned char *der, size_t n, const char *path)
+/* the key of a DER certificate; 0 and why[] if it can't be used */
+static int
+seal_key_from_cert(struct sealer *s, const unsigned char *der, size_t n, char *why, size_t wn)
 {
 	const unsigned char *spki;
 	size_t spki_len;
 	int64_t not_after;
 	const char *bad = seal_cert_spki(der, n, &spki, &spki_len, &not_after);
-	if (bad)
-		fatal("%s: can't read the certificate: %s", path, bad);
+	if (bad) {
+		snprintf(why, wn, "can't read the certificate: %s", bad);
+		return 0;
+	}
 	unsigned char *p = (unsigned char *)spki;
 	int r = mbedtls_pk_parse_subpubkey(&p, spki + spki_len, &s->pk);
-	if (r == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG)
-		fatal("%s: the certificate's key is not RSA; the sealed-secrets controller seals "
-		      "with RSA (fetch its certificate: kubeseal --fetch-cert)", path);
-	if (r != 0)
-		fatal("%s: can't read the certificate's public key: %s", path, seal_strerror(r));
+	if (r == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG) {
+		snprintf(why, wn, "the certificate's key is not RSA; the sealed-secrets controller "
+			 "seals with RSA (fetch its certificate: kubeseal --fetch-cert)");
+		return 0;
+	}
+	if (r != 0) {
+		snprintf(why, wn, "can't read the certificate's public key: %s", seal_strerror(r));
+		return 0;
+	}
 	if ((int64_t)time(NULL) > not_after) {
 		time_t t = (time_t)not_after;
 		struct tm tm;
 		char when[32] = "?";
 		if (gmtime_r(&t, &tm))
 			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-		fatal("%s: the certificate expired on %s; fetch the controller's current one "
-		      "(kubeseal --fetch-cert)", path, when);
+		snprintf(why, wn, "the certificate expired on %s; fetch the controller's current one "
+			 "(kubeseal --fetch-cert)", when);
+		return 0;
 	}
+	return 1;
 }
 
-/* --cert FILE: a PEM certificate (kubeseal --fetch-cert), or a PEM/DER RSA public key */
+/* a PEM certificate (kubeseal --fetch-cert), or a PEM/DER RSA public key */
+static int
+seal_parse_key(struct sealer *s, const char *src, size_t n, char *why, size_t wn)
+{
+	static const char beg[] = "-----BEGIN CERTIFICATE-----", fin[] = "-----END CERTIFICATE-----";
+	const char *pem = strstr(src, beg);
+	int der = n > 0 && (unsigned char)src[0] == 0x30;
+	int r;
+	if (strstr(src, "PRIVATE KEY-----")) {
+		snprintf(why, wn, "holds a private key; seal needs only the controller's certificate "
+			 "(kubeseal --fetch-cert > cert.pem) or its public key");
+		return 0;
+	}
+	if (pem) {
+		mbedtls_pem_context ctx;
+		size_t used, dn = 0;
+		mbedtls_pem_init(&ctx);
+		r = mbedtls_pem_read_buffer(&ctx, beg, fin, (const unsigned char *)pem, NULL, 0, &used);
+		int ok = r == 0;
+		if (ok) {
+			const unsigned char *body = mbedtls_pem_get_buffer(&ctx, &dn);
+			ok = seal_key_from_cert(s, body, dn, why, wn);
+		} else {
+			snprintf(why, wn, "can't read the PEM certificate: %s", seal_strerror(r));
+		}
+		mbedtls_pem_free(&ctx);
+		return ok;
+	}
+	if (!der && !strstr(src, "PUBLIC KEY-----")) {
+		snprintf(why, wn, "not a PEM certificate or public key (expected the output of "
+			 "kubeseal --fetch-cert)");
+		return 0;
+	}
+	const unsigned char *spki;
+	size_t sl;
+	int64_t na;
+	const char *cert_bad = der ? seal_cert_spki((const unsigned char *)src, n, &spki, &sl, &na)
+				   : "not DER";
+	if (!cert_bad)
+		return seal_key_from_cert(s, (const unsigned char *)src, n, why, wn);
+	/* PEM needs the terminating NUL counted; DER must not have it */
+	r = mbedtls_pk_parse_public_key(&s->pk, (const unsigned char *)src, der ? n : n + 1);
+	if (r == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG)
+		snprintf(why, wn, "the key is not RSA; the sealed-secrets controller seals with RSA");
+	else if (r != 0 && der)
+		snprintf(why, wn, "neither a DER certificate (%s) nor a DER public key (%s)",
+			 cert_bad, seal_strerror(r));
+	else if (r != 0)
+		snprintf(why, wn, "can't read the public key: %s", seal_strerror(r));
+	return r == 0;
+}
+
+/* --cert FILE: the controller's RSA key, checked, ready for RSA-OAEP SHA-256 */
 static void
 seal_load_key(struct sealer *s, const char *path)
 {
-	static const char beg[] = "-----BEGIN CERTIFICATE-----", fin[] = "-----END CERTIFICATE-----";
 	size_t n;
 	char *src = read_file(path, &n, "certificate");
+	char why[320];
 	mbedtls_pk_init(&s->pk);
-	const char *pem = strstr(src, beg);
-	int r;
-	if (strstr(src, "PRIVATE KEY-----")) {
-		sfree(src, n);
-		fatal("%s holds a private key; seal needs only the controller's certificate "
-		      "(kubeseal --fetch-cert > cert.pem) or its public key", path);
-	} else if (pem) {
-		mbedtls_pem_context ctx;
-		size_t used;
-		mbedtls_pem_init(&ctx);
-		r = mbedtls_pem_read_buffer(&ctx, beg, fin, (const unsigned char *)pem, NULL, 0, &used);
-		if (r != 0)
-			fatal("%s: can't read the PEM certificate: %s", path, seal_strerror(r));
-		size_t dn;
-		const unsigned char *der = mbedtls_pem_get_buffer(&ctx, &dn);
-		seal_key_from_cert(s, der, dn, path);
-		mbedtls_pem_free(&ctx);
-	} else if (strstr(src, "PUBLIC KEY-----") || (n > 0 && (unsigned char)src[0] == 0x30)) {
-		const unsigned char *spki;
-		size_t sl;
-		int64_t na;
-		if (src[0] == 0x30 && !seal_cert_spki((unsigned char *)src, n, &spki, &sl, &na)) {
-			seal_key_from_cert(s, (unsigned char *)src, n, path);
-		} else {
-			/* PEM needs the terminating NUL counted; DER must not have it */
-			r = mbedtls_pk_parse_public_key(&s->pk, (unsigned char *)src,
-							src[0] == 0x30 ? n : n + 1);
-			if (r == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG)
-				fatal("%s: the key is not RSA; the sealed-secrets controller seals with "
-				      "RSA", path);
-			if (r != 0)
-				fatal("%s: can't read the public key: %s", path, seal_strerror(r));
-		}
-	} else {
-		fatal("%s: not a PEM certificate or public key (expected the output of kubeseal "
-		      "--fetch-cert)", path);
-	}
-	free(src);
+	int ok = seal_parse_key(s, src, n, why, sizeof why);
+	sfree(src, n);   /* wiped: it might have been a private key */
+	if (!ok)
+		fatal("%s: %s", path, why);
 	if (mbedtls_pk_get_type(&s->pk) != MBEDTLS_PK_RSA)
 		fatal("%s: the key is %s, not RSA; the sealed-secrets controller seals with RSA "
 		      "(fetch its certificate: kubeseal --fetch-cert)", path,

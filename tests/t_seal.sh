@@ -82,6 +82,11 @@ for scope in strict namespace-wide cluster-wide; do
     check "$scope: file mode 0600" test "$(stat -c %a "sealed-$scope.yaml")" = 600
     i=$((i + 1))
 done
+if [ ! -s sealed-strict.yaml ]; then
+    fail "seal does not produce output; the remaining cases would only repeat that"
+    finish
+    exit 1
+fi
 check "the scope annotation is on the top-level metadata" \
     grep -q -x '  annotations:' sealed-namespace-wide.yaml
 check "strict output: every document starts with ---" \
