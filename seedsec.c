@@ -4050,6 +4050,8 @@ seal_check_plain(const struct opts *o, const struct sealer *s, struct node *obj,
 	const char *name = map_str(md, "name"), *ns = map_str(md, "namespace");
 	if (!name || !*name)
 		fatal("%s: Secret without metadata.name", where);
+	if (key_lookup(name, strlen(name)) < 0)
+		return;   /* not a key of the contract: reported IGNORED, never sealed */
 	if ((!ns || !*ns) && s->scope != SCOPE_CLUSTER)
 		fatal("%s: Secret %s has no metadata.namespace; a %s sealed value is bound to its "
 		      "namespace and seal does not guess one: add namespace: %s to it if that is "

@@ -245,6 +245,36 @@ check "  ... names both scopes" grep -q "has scope strict, but --scope is cluste
 cat base-plain.yaml base.yaml >mixed.yaml
 expect_exit 2 "plain Secrets and SealedSecrets mixed" \
     S seal --cert cert.pem --existing mixed.yaml -o mixed-out.yaml 2>/dev/null
+
+# ---- other --existing forms ----------------------------------------------------
+$PY - <<'EOF2'
+import json, yaml
+d = [x for x in yaml.safe_load_all(open("plain.yaml")) if x]
+# what kubectl get secret -n secret-source -o json gives: a v1 List, server fields
+for x in d:
+    x["metadata"].update(uid="0d7c2a4e", resourceVersion="4711", creationTimestamp="2026-01-01T00:00:00Z")
+d.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "unrelated"}, "data": {"value": "eA=="}})
+json.dump({"apiVersion": "v1", "kind": "List", "items": d}, open("kubectl.json", "w"), indent=4)
+EOF2
+expect_exit 0 "plain Secrets as a kubectl v1 List (JSON), one unrelated without a namespace" \
+    S seal --cert cert.pem --existing kubectl.json -o from-list.yaml 2>list.err
+check "  ... the unrelated one is IGNORED, all 18 open equal to the render" \
+    eval 'grep -q "^IGNORED unrelated" list.err && opens_as from-list.yaml plain.yaml'
+$PY - <<'EOF2'
+import json, yaml
+d = [x for x in yaml.safe_load_all(open("base.yaml")) if x]
+json.dump({"apiVersion": "v1", "kind": "List", "items": d}, open("sealed-list.json", "w"))
+EOF2
+expect_exit 2 "SealedSecrets inside a List (not a file kept in git) refused" \
+    S seal --cert cert.pem --existing sealed-list.json -o sl.yaml 2>sl.err
+check "  ... says why" grep -q "inside a List cannot be copied through byte for byte" sl.err
+{ cat base.yaml; printf '# kept by hand\n---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: other-app\n  namespace: secret-source\nspec:\n  encryptedData:\n    token: AgA=\n'; } >withother.yaml
+cp withother.yaml withother.orig
+expect_exit 0 "a foreign SealedSecret in the sealed file" \
+    S seal --cert cert.pem --existing withother.yaml --enable hf --value hf-token=@hf.txt -o withother.yaml 2>other.err
+check "  ... IGNORED, kept byte for byte with its comment, hf-token appended" \
+    eval 'grep -q "^IGNORED other-app" other.err && cmp -s -n "$(stat -c %s withother.orig)" withother.orig withother.yaml && tail -n 20 withother.yaml | grep -q "name: hf-token"'
+
 # ---- certificates refused -----------------------------------------------------
 expect_exit 2 "an expired certificate" S seal --cert expired.pem -o e1.yaml 2>e1.err
 check "  ... says expired and when" grep -q "the certificate expired on [0-9-]* [0-9:]* UTC" e1.err
