@@ -28,10 +28,16 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mbedtls/asn1.h>
 #include <mbedtls/base64.h>
 #include <mbedtls/ctr_drbg.h>
 #include <mbedtls/entropy.h>
+#include <mbedtls/error.h>
+#include <mbedtls/gcm.h>
+#include <mbedtls/pem.h>
+#include <mbedtls/pk.h>
 #include <mbedtls/platform_util.h>
+#include <mbedtls/rsa.h>
 
 /* ===================================================================== */
 /* Constants                                                              */
@@ -301,6 +307,7 @@ static char *
 buf_take(struct buf *b, size_t *n)
 {
 	buf_grow(b, 0);
+	b->p[b->n] = 0;   /* a buffer never written to has no terminator yet */
 	char *p = b->p;
 	if (n)
 		*n = b->n;
@@ -2725,6 +2732,375 @@ yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 /* Sealing                                                                */
 /* ===================================================================== */
 
+/*
+ * SealedSecrets (bitnami.com/v1alpha1) laid out and encrypted as kubeseal
+ * does, so the sealed-secrets controller opens them. Per value: a fresh
+ * 32-byte session key, wrapped with RSA-OAEP (SHA-256, MGF1 SHA-256) under
+ * the scope's label; the value under AES-256-GCM with that key and a zero
+ * nonce (each key is used once); stored as be16(len(rsa)) || rsa || gcm || tag
+ * in standard base64.
+ */
+
+enum seal_scope { SCOPE_STRICT, SCOPE_NAMESPACE, SCOPE_CLUSTER };
+static const char *const scope_names[] = {"strict", "namespace-wide", "cluster-wide"};
+#define SEAL_ANNOT_NAMESPACE "sealedsecrets.bitnami.com/namespace-wide"
+#define SEAL_ANNOT_CLUSTER "sealedsecrets.bitnami.com/cluster-wide"
+#define SEAL_API "bitnami.com/v1alpha1"
+#define SEAL_SESSION_KEY 32     /* AES-256 */
+#define SEAL_NONCE 12           /* GCM standard nonce, all zero */
+#define SEAL_TAG 16
+#define SEAL_MIN_RSA_BITS 2048  /* the controller makes 4096-bit keys */
+
+struct sealer {
+	mbedtls_pk_context pk;  /* the controller's RSA public key */
+	size_t rsa_len;         /* bytes of each RSA ciphertext */
+	enum seal_scope scope;
+	const char *ns;         /* namespace every SealedSecret is sealed for */
+};
+
+static const char *
+seal_strerror(int r)
+{
+	static char msg[128];
+	mbedtls_strerror(r, msg, sizeof msg);
+	return msg;
+}
+
+static int
+seal_digits(const unsigned char *s, int n)
+{
+	int v = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	return v;
+}
+
+/* days from 1970-01-01 to a proleptic Gregorian date (no timegm: not in C11) */
+static int64_t
+seal_days(int64_t y, int m, int d)
+{
+	y -= m <= 2;
+	int64_t era = (y >= 0 ? y : y - 399) / 400;
+	int64_t yoe = y - era * 400;
+	int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	return era * 146097 + yoe * 365 + yoe / 4 - yoe / 100 + doy - 719468;
+}
+
+/* an X.509 Time (UTCTime or GeneralizedTime, Z form, as RFC 5280 requires) */
+static int
+seal_asn1_time(const unsigned char *s, size_t n, int tag, int64_t *out)
+{
+	int year;
+	if (tag == MBEDTLS_ASN1_UTC_TIME && n == 13) {
+		year = seal_digits(s, 2);
+		year += year < 50 ? 2000 : 1900;
+		s += 2;
+	} else if (tag == MBEDTLS_ASN1_GENERALIZED_TIME && n == 15) {
+		year = seal_digits(s, 4);
+		s += 4;
+	} else {
+		return 0;
+	}
+	int mo = seal_digits(s, 2), d = seal_digits(s + 2, 2), h = seal_digits(s + 4, 2);
+	int mi = seal_digits(s + 6, 2), sec = seal_digits(s + 8, 2);
+	if (year < 1900 || mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 ||
+	    mi > 59 || sec < 0 || sec > 60 || s[10] != 'Z')
+		return 0;
+	*out = seal_days(year, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	return 1;
+}
+
+/*
+ * The SubjectPublicKeyInfo and notAfter of a DER certificate, found by
+ * walking the ASN.1: the controller's certificate has an empty issuer and
+ * subject, which mbedtls_x509_crt_parse refuses. The signature is not
+ * checked (self-signed; trusted because the operator chose the file).
+ * Works on any bytes (a fuzz target); returns NULL or what is wrong.
+ */
+static const char *
+seal_cert_spki(const unsigned char *der, size_t n, const unsigned char **spki, size_t *spki_len,
+	       int64_t *not_after)
+{
+	const int seq = MBEDTLS_ASN1_CONSTRUCTED | MBEDTLS_ASN1_SEQUENCE;
+	unsigned char *p = (unsigned char *)der;
+	const unsigned char *end = der + n;
+	size_t len;
+	if (mbedtls_asn1_get_tag(&p, end, &len, seq) != 0)
+		return "not a DER certificate";
+	end = p + len;
+	if (mbedtls_asn1_get_tag(&p, end, &len, seq) != 0)
+		return "no tbsCertificate";
+	end = p + len;
+	/* version [0] EXPLICIT, optional */
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
+				 MBEDTLS_ASN1_CONSTRUCTED | 0) == 0)
+		p += len;
+	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_INTEGER) != 0)
+		return "no serial number";
+	p += len;
+	if (mbedtls_asn1_get_tag(&p, end, &len, seq) != 0)
+		return "no signature algorithm";
+	p += len;
+	if (mbedtls_asn1_get_tag(&p, end, &len, seq) != 0)
+		return "no issuer";
+	p += len;
+	if (mbedtls_asn1_get_tag(&p, end, &len, seq) != 0)
+		return "no validity";
+	const unsigned char *vend = p + len;
+	for (int i = 0; i < 2; i++) {
+		int tag = MBEDTLS_ASN1_UTC_TIME;
+		if (mbedtls_asn1_get_tag(&p, vend, &len, tag) != 0) {
+			tag = MBEDTLS_ASN1_GENERALIZED_TIME;
+			if (mbedtls_asn1_get_tag(&p, vend, &len, tag) != 0)
+				return i ? "bad notAfter" : "bad notBefore";
+		}
+		if (i == 1 && !seal_asn1_time(p, len, tag, not_after))
+			return "bad notAfter";
+		p += len;
+	}
+	p = (unsigned char *)vend;
+	if (mbedtls_asn1_get_tag(&p, end, &len, seq) != 0)
+		return "no subject";
+	p += len;
+	const unsigned char *st = p;
+	if (mbedtls_asn1_get_tag(&p, end, &len, seq) != 0)
+		return "no subjectPublicKeyInfo";
+	*spki = st;
+	*spki_len = (size_t)(p - st) + len;
+	return NULL;
+}
+
+/* the key of a DER certificate; 0 and why[] if it can't be used */
+static int
+seal_key_from_cert(struct sealer *s, const unsigned char *der, size_t n, char *why, size_t wn)
+{
+	const unsigned char *spki;
+	size_t spki_len;
+	int64_t not_after;
+	const char *bad = seal_cert_spki(der, n, &spki, &spki_len, &not_after);
+	if (bad) {
+		snprintf(why, wn, "can't read the certificate: %s", bad);
+		return 0;
+	}
+	unsigned char *p = (unsigned char *)spki;
+	int r = mbedtls_pk_parse_subpubkey(&p, spki + spki_len, &s->pk);
+	if (r == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG) {
+		snprintf(why, wn, "the certificate's key is not RSA; the sealed-secrets controller "
+			 "seals with RSA (fetch its certificate: kubeseal --fetch-cert)");
+		return 0;
+	}
+	if (r != 0) {
+		snprintf(why, wn, "can't read the certificate's public key: %s", seal_strerror(r));
+		return 0;
+	}
+	if ((int64_t)time(NULL) > not_after) {
+		time_t t = (time_t)not_after;
+		struct tm tm;
+		char when[32] = "?";
+		if (gmtime_r(&t, &tm))
+			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
+		snprintf(why, wn, "the certificate expired on %s; fetch the controller's current one "
+			 "(kubeseal --fetch-cert)", when);
+		return 0;
+	}
+	return 1;
+}
+
+/* a PEM certificate (kubeseal --fetch-cert), or a PEM/DER RSA public key */
+static int
+seal_parse_key(struct sealer *s, const char *src, size_t n, char *why, size_t wn)
+{
+	static const char beg[] = "-----BEGIN CERTIFICATE-----", fin[] = "-----END CERTIFICATE-----";
+	const char *pem = strstr(src, beg);
+	int der = n > 0 && (unsigned char)src[0] == 0x30;
+	int r;
+	if (strstr(src, "PRIVATE KEY-----")) {
+		snprintf(why, wn, "holds a private key; seal needs only the controller's certificate "
+			 "(kubeseal --fetch-cert > cert.pem) or its public key");
+		return 0;
+	}
+	if (pem) {
+		mbedtls_pem_context ctx;
+		size_t used, dn = 0;
+		mbedtls_pem_init(&ctx);
+		r = mbedtls_pem_read_buffer(&ctx, beg, fin, (const unsigned char *)pem, NULL, 0, &used);
+		int ok = r == 0;
+		if (ok) {
+			const unsigned char *body = mbedtls_pem_get_buffer(&ctx, &dn);
+			ok = seal_key_from_cert(s, body, dn, why, wn);
+		} else {
+			snprintf(why, wn, "can't read the PEM certificate: %s", seal_strerror(r));
+		}
+		mbedtls_pem_free(&ctx);
+		return ok;
+	}
+	if (!der && !strstr(src, "PUBLIC KEY-----")) {
+		snprintf(why, wn, "not a PEM certificate or public key (expected the output of "
+			 "kubeseal --fetch-cert)");
+		return 0;
+	}
+	const unsigned char *spki;
+	size_t sl;
+	int64_t na;
+	const char *cert_bad = der ? seal_cert_spki((const unsigned char *)src, n, &spki, &sl, &na)
+				   : "not DER";
+	if (!cert_bad)
+		return seal_key_from_cert(s, (const unsigned char *)src, n, why, wn);
+	/* PEM needs the terminating NUL counted; DER must not have it */
+	r = mbedtls_pk_parse_public_key(&s->pk, (const unsigned char *)src, der ? n : n + 1);
+	if (r == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG)
+		snprintf(why, wn, "the key is not RSA; the sealed-secrets controller seals with RSA");
+	else if (r != 0 && der)
+		snprintf(why, wn, "neither a DER certificate (%s) nor a DER public key (%s)",
+			 cert_bad, seal_strerror(r));
+	else if (r != 0)
+		snprintf(why, wn, "can't read the public key: %s", seal_strerror(r));
+	return r == 0;
+}
+
+/* --cert FILE: the controller's RSA key, checked, ready for RSA-OAEP SHA-256 */
+static void
+seal_load_key(struct sealer *s, const char *path)
+{
+	size_t n;
+	char *src = read_file(path, &n, "certificate");
+	char why[320];
+	mbedtls_pk_init(&s->pk);
+	int ok = seal_parse_key(s, src, n, why, sizeof why);
+	sfree(src, n);   /* wiped: it might have been a private key */
+	if (!ok)
+		fatal("%s: %s", path, why);
+	if (mbedtls_pk_get_type(&s->pk) != MBEDTLS_PK_RSA)
+		fatal("%s: the key is %s, not RSA; the sealed-secrets controller seals with RSA "
+		      "(fetch its certificate: kubeseal --fetch-cert)", path,
+		      mbedtls_pk_get_name(&s->pk));
+	size_t bits = mbedtls_pk_get_bitlen(&s->pk);
+	if (bits < SEAL_MIN_RSA_BITS)
+		fatal("%s: a %zu-bit RSA key is too weak to seal with (at least %d bits; the "
+		      "controller makes 4096)", path, bits, SEAL_MIN_RSA_BITS);
+	s->rsa_len = mbedtls_pk_get_len(&s->pk);
+	int e = mbedtls_rsa_set_padding(mbedtls_pk_rsa(s->pk), MBEDTLS_RSA_PKCS_V21,
+					MBEDTLS_MD_SHA256);
+	if (e != 0)
+		fatal("can't set RSA-OAEP SHA-256: %s", seal_strerror(e));
+}
+
+/* OAEP label: namespace/name (strict), namespace (namespace-wide), empty (cluster-wide) */
+static char *
+seal_label(const struct sealer *s, const char *name)
+{
+	if (s->scope == SCOPE_CLUSTER)
+		return xstrdup("");
+	if (s->scope == SCOPE_NAMESPACE)
+		return xstrdup(s->ns);
+	struct buf b = {0};
+	buf_printf(&b, "%s/%s", s->ns, name);
+	return buf_take(&b, NULL);
+}
+
+/* one value, sealed: base64 of be16(len(rsa)) || RSA-OAEP(key) || AES-256-GCM(value) || tag */
+static char *
+seal_value(struct sealer *s, const char *name, const char *value, size_t n)
+{
+	size_t total = 2 + s->rsa_len + n + SEAL_TAG;
+	unsigned char *out = xmalloc(total);
+	unsigned char key[SEAL_SESSION_KEY], nonce[SEAL_NONCE] = {0};
+	char *label = seal_label(s, name);
+	rand_bytes(key, sizeof key);
+	out[0] = (unsigned char)(s->rsa_len >> 8);
+	out[1] = (unsigned char)(s->rsa_len & 0xff);
+	int r = mbedtls_rsa_rsaes_oaep_encrypt(mbedtls_pk_rsa(s->pk), mbedtls_ctr_drbg_random, &drbg,
+					       (const unsigned char *)label, strlen(label),
+					       sizeof key, key, out + 2);
+	free(label);
+	const char *step = "RSA-OAEP";
+	if (r == 0) {
+		mbedtls_gcm_context gcm;
+		mbedtls_gcm_init(&gcm);
+		step = "AES-256-GCM";
+		r = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 8 * SEAL_SESSION_KEY);
+		if (r == 0)
+			r = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, n, nonce, sizeof nonce,
+						      NULL, 0, (const unsigned char *)value,
+						      out + 2 + s->rsa_len, SEAL_TAG,
+						      out + 2 + s->rsa_len + n);
+		mbedtls_gcm_free(&gcm);
+	}
+	zeroize(key, sizeof key);
+	if (r != 0) {
+		free(out);
+		fatal("sealing %s failed (%s): %s", name, step, seal_strerror(r));
+	}
+	char *b64 = b64_encode(out, total);
+	/* read our own output back before anyone sees it */
+	size_t dn = 0;
+	unsigned char *back = b64_decode(b64, strlen(b64), &dn);
+	if (!back || dn != total || memcmp(back, out, total) != 0 ||
+	    (size_t)(back[0] << 8 | back[1]) != s->rsa_len)
+		fatal("internal: the sealed %s does not read back", name);
+	free(back);
+	free(out);
+	return b64;
+}
+
+/* metadata as kubeseal writes it: scope annotation, creationTimestamp: null, name, namespace */
+static void
+seal_metadata(struct node *obj, const struct sealer *s, const char *name, int labels)
+{
+	struct node *md = map_add(obj, "metadata", node_new(N_MAP, 0));
+	if (s->scope != SCOPE_STRICT) {
+		struct node *an = map_add(md, "annotations", node_new(N_MAP, 0));
+		map_add(an, s->scope == SCOPE_CLUSTER ? SEAL_ANNOT_CLUSTER : SEAL_ANNOT_NAMESPACE,
+			node_str("true"));
+	}
+	map_add(md, "creationTimestamp", node_raw("null"));
+	if (labels) {
+		struct node *lb = map_add(md, "labels", node_new(N_MAP, 0));
+		map_add(lb, "app.kubernetes.io/managed-by", node_str("seedsec"));
+	}
+	map_add(md, "name", node_str(name));
+	map_add(md, "namespace", node_str(s->ns));
+}
+
+/*
+ * The SealedSecret for one Secret (name, one data key), in kubeseal's layout:
+ * the template carries the Secret's metadata (labels, the scope annotation)
+ * and type; the controller sets name and namespace from the top level.
+ */
+static struct node *
+sealed_object(struct sealer *s, const char *name, const char *datakey, const char *value)
+{
+	struct node *obj = node_new(N_MAP, 0);
+	map_add(obj, "apiVersion", node_str(SEAL_API));
+	map_add(obj, "kind", node_str("SealedSecret"));
+	seal_metadata(obj, s, name, 0);
+	struct node *spec = map_add(obj, "spec", node_new(N_MAP, 0));
+	struct node *ed = map_add(spec, "encryptedData", node_new(N_MAP, 0));
+	char *sealed = seal_value(s, name, value, strlen(value));
+	map_add(ed, datakey, node_str(sealed));
+	free(sealed);
+	struct node *tpl = map_add(spec, "template", node_new(N_MAP, 0));
+	seal_metadata(tpl, s, name, 1);
+	map_add(tpl, "type", node_str("Opaque"));
+	return obj;
+}
+
+/* the scope a SealedSecret was sealed with, as the controller reads it */
+static enum seal_scope
+seal_scope_of(const struct node *obj)
+{
+	const struct node *an = node_path((struct node *)obj, "metadata.annotations");
+	const char *c = map_str(an, SEAL_ANNOT_CLUSTER), *w = map_str(an, SEAL_ANNOT_NAMESPACE);
+	if (c && !strcmp(c, "true"))
+		return SCOPE_CLUSTER;
+	if (w && !strcmp(w, "true"))
+		return SCOPE_NAMESPACE;
+	return SCOPE_STRICT;
+}
+
 /* ===================================================================== */
 /* Commands: options, values, output                                      */
 /* ===================================================================== */
@@ -2987,18 +3363,10 @@ existing_secret(void *ctx, struct node *obj, const char *where)
 	return 1;
 }
 
-/* read earlier values; a value also given with --value must agree */
+/* earlier values from parsed documents; a value also given with --value must agree */
 static void
-load_existing(const struct opts *o, struct values *vs)
+existing_values(const struct opts *o, struct values *vs, struct docs *ds, const char *label)
 {
-	if (!o->existing)
-		return;
-	size_t n;
-	char *src = read_file(o->existing, &n, "existing values");
-	struct docs ds = {0};
-	const char *label = strcmp(o->existing, "-") ? o->existing : "<stdin>";
-	parse_stream(src, n, label, &ds);
-	sfree(src, n);
 	struct values prov = {0};
 	for (int k = 0; k < NKEYS; k++) {
 		prov.v[k] = vs->v[k];
@@ -3009,8 +3377,7 @@ load_existing(const struct opts *o, struct values *vs)
 		vs->o[k] = O_NONE;
 	}
 	struct existing_ctx x = {o, vs, {0}};
-	walk_objects(&ds, label, existing_secret, &x);
-	docs_free(&ds);
+	walk_objects(ds, label, existing_secret, &x);
 	for (int k = 0; k < NKEYS; k++) {
 		if (!prov.v[k])
 			continue;
@@ -3035,6 +3402,22 @@ load_existing(const struct opts *o, struct values *vs)
 			vs->from[k] = prov.from[k];
 		}
 	}
+}
+
+/* read earlier values (--existing) */
+static void
+load_existing(const struct opts *o, struct values *vs)
+{
+	if (!o->existing)
+		return;
+	size_t n;
+	char *src = read_file(o->existing, &n, "existing values");
+	struct docs ds = {0};
+	const char *label = strcmp(o->existing, "-") ? o->existing : "<stdin>";
+	parse_stream(src, n, label, &ds);
+	sfree(src, n);
+	existing_values(o, vs, &ds, label);
+	docs_free(&ds);
 }
 
 /* ---- the Dex admin pair --------------------------------------------- */
@@ -3735,11 +4118,376 @@ cmd_check_gsm(const struct opts *o)
 
 /* ---- seal -------------------------------------------------------------- */
 
+/*
+ * --existing for seal: plain Secrets (values reused, as render) or the
+ * SealedSecrets of an earlier seal, which are copied through byte for byte
+ * (their values cannot be read back); only keys without one are sealed.
+ */
+struct seal_in {
+	const char *label;      /* the --existing path, or <stdin> */
+	char *src;              /* its bytes (may hold plain values: wiped) */
+	size_t n;
+	struct docs ds;
+	int json;               /* the stream is JSON, not YAML */
+	size_t nsealed, nplain; /* SealedSecret and Secret objects seen */
+	int doc[NKEYS];         /* 1 + index of the key's SealedSecret document, or 0 */
+};
+
+static int
+stream_is_json(const char *src, size_t n)
+{
+	size_t i = n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3) ? 3 : 0;
+	while (i < n && isspace((unsigned char)src[i]))
+		i++;
+	return i < n && (src[i] == '{' || src[i] == '[');
+}
+
+/* a plain Secret of --existing: it must name the namespace the values are sealed for */
+static void
+seal_check_plain(const struct opts *o, const struct sealer *s, struct node *obj,
+		 const char *where)
+{
+	const char *kind = map_str(obj, "kind"), *api = map_str(obj, "apiVersion");
+	if (obj->kind != N_MAP || !kind || strcmp(kind, "Secret") || !api || strcmp(api, "v1"))
+		fatal("%s: expected a v1 Secret or a %s SealedSecret (kind %s)", where, SEAL_API,
+		      kind ? kind : "missing");
+	struct node *md = map_get(obj, "metadata");
+	const char *name = map_str(md, "name"), *ns = map_str(md, "namespace");
+	if (!name || !*name)
+		fatal("%s: Secret without metadata.name", where);
+	if (key_lookup(name, strlen(name)) < 0)
+		return;   /* not a key of the contract: reported IGNORED, never sealed */
+	if ((!ns || !*ns) && s->scope != SCOPE_CLUSTER)
+		fatal("%s: Secret %s has no metadata.namespace; a %s sealed value is bound to its "
+		      "namespace and seal does not guess one: add namespace: %s to it if that is "
+		      "where it belongs; nothing written", where, name, scope_names[s->scope], o->ns);
+	if (ns && *ns && strcmp(ns, o->ns))
+		fatal("%s: Secret %s is in namespace %s, but seal writes into %s: pass --namespace "
+		      "%s, or move the Secret; nothing written", where, name, ns, o->ns, ns);
+}
+
+/* a SealedSecret of --existing: kept as it is, if it was sealed for where we seal */
+static void
+seal_check_sealed(const struct opts *o, const struct sealer *s, struct seal_in *in, size_t i,
+		  const char *where)
+{
+	struct node *obj = in->ds.d[i].root;
+	const char *api = map_str(obj, "apiVersion");
+	if (!api || strcmp(api, SEAL_API))
+		fatal("%s: a SealedSecret of apiVersion %s; expected %s", where, api ? api : "(none)",
+		      SEAL_API);
+	struct node *md = map_get(obj, "metadata");
+	const char *name = map_str(md, "name"), *ns = map_str(md, "namespace");
+	if (!name || !*name)
+		fatal("%s: SealedSecret without metadata.name", where);
+	if (!ns || !*ns)
+		fatal("%s: SealedSecret %s has no metadata.namespace; every SealedSecret must carry "
+		      "the namespace it was sealed for; nothing written", where, name);
+	if (strcmp(ns, o->ns))
+		fatal("%s: SealedSecret %s was sealed for namespace %s, but seal writes into %s: "
+		      "pass --namespace %s; nothing written", where, name, ns, o->ns, ns);
+	enum seal_scope sc = seal_scope_of(obj);
+	if (sc != s->scope)
+		fatal("%s: SealedSecret %s has scope %s, but --scope is %s: pass --scope %s so the "
+		      "file keeps one scope; nothing written", where, name, scope_names[sc],
+		      scope_names[s->scope], scope_names[sc]);
+	int k = key_lookup(name, strlen(name));
+	if (k < 0) {
+		status("IGNORED %s (%s: not a key of the contract; copied through)", name, where);
+		return;
+	}
+	if (in->doc[k])
+		fatal("%s: a second SealedSecret named %s", where, name);
+	const struct node *v = map_get(node_path(obj, "spec.encryptedData"), o->property);
+	if (!v || v->kind != N_SCALAR)
+		fatal("%s: SealedSecret %s has no encryptedData.%s (see --property); seal adds "
+		      "whole documents, never keys inside a sealed one; nothing written", where,
+		      name, o->property);
+	size_t dn = 0;
+	unsigned char *d = b64_decode(v->s, v->len, &dn);
+	if (!d || dn < 2 || dn < 2 + (size_t)(d[0] << 8 | d[1]) + SEAL_TAG)
+		warnx("%s: SealedSecret %s: encryptedData.%s is not a sealed value; copied through "
+		      "as it is", where, name, o->property);
+	free(d);
+	in->doc[k] = (int)i + 1;
+}
+
+/* classify --existing: plain Secrets, or SealedSecrets (never both) */
+static void
+seal_scan(const struct opts *o, const struct sealer *s, struct seal_in *in)
+{
+	for (size_t i = 0; i < in->ds.n; i++) {
+		struct node *r = in->ds.d[i].root;
+		char where[PATH_MAX + 64];
+		snprintf(where, sizeof where, "%s: document %zu (line %d)", in->label, i + 1,
+			 in->ds.d[i].line);
+		if (!r || scalar_is_null(r))
+			continue;
+		if (r->kind != N_MAP)
+			fatal("%s: not a Kubernetes object", where);
+		const char *kind = map_str(r, "kind");
+		if (kind && !strcmp(kind, "SealedSecret")) {
+			seal_check_sealed(o, s, in, i, where);
+			in->nsealed++;
+		} else if (kind && !strcmp(kind, "List")) {
+			struct node *items = map_get(r, "items");
+			if (!items || items->kind != N_SEQ)
+				fatal("%s: a List without items", where);
+			for (size_t j = 0; j < items->n; j++) {
+				char w2[PATH_MAX + 96];
+				snprintf(w2, sizeof w2, "%s item %zu", where, j + 1);
+				const char *ik = map_str(items->v[j], "kind");
+				if (ik && !strcmp(ik, "SealedSecret"))
+					fatal("%s: a SealedSecret inside a List cannot be copied through "
+					      "byte for byte; give the sealed file itself", w2);
+				seal_check_plain(o, s, items->v[j], w2);
+				in->nplain++;
+			}
+		} else {
+			seal_check_plain(o, s, r, where);
+			in->nplain++;
+		}
+	}
+	if (in->nsealed && in->nplain)
+		fatal("%s: mixes SealedSecrets and plain Secrets; give one or the other", in->label);
+}
+
+/*
+ * The front half of seal: prepare(), except that --existing is read here,
+ * once (it may be stdin) and may hold SealedSecrets. A key already sealed
+ * gets an empty placeholder value, origin existing: it is reported EXISTS,
+ * never generated and never sealed again.
+ */
+static void
+seal_prepare(const struct opts *o, struct config *c, struct values *vs, struct sealer *s,
+	     struct seal_in *in)
+{
+	config_load(c, o->config);
+	live_values = vs;
+	collect_provided(o, vs);
+	if (o->existing) {
+		in->label = strcmp(o->existing, "-") ? o->existing : "<stdin>";
+		in->src = read_file(o->existing, &in->n, "existing values");
+		in->json = stream_is_json(in->src, in->n);
+		parse_stream(in->src, in->n, in->label, &in->ds);
+		seal_scan(o, s, in);
+		if (!in->nsealed) {
+			existing_values(o, vs, &in->ds, in->label);
+			sfree(in->src, in->n);
+			in->src = NULL;
+			docs_free(&in->ds);
+		}
+	}
+	decide_needed(o, c, vs);
+	for (int k = 0; k < NKEYS; k++) {
+		if (in->doc[k] && vs->v[k] && vs->o[k] == O_PROVIDED)
+			warnx("%s is already sealed in %s; the value from %s is not used (seal never "
+			      "replaces a sealed value)", keys[k].name, in->label, vs->from[k]);
+		else if (vs->o[k] == O_PROVIDED && !vs->needed[k])
+			warnx("%s is not needed (%s); the value supplied is ignored", keys[k].name,
+			      vs->why[k]);
+	}
+}
+
+/*
+ * fill_generated(), minding the Dex pair: when one of the two is sealed it
+ * cannot be read back, so the other comes from the password mirror or stays
+ * missing (a new password would not match a sealed hash).
+ */
+static void
+seal_fill(const struct opts *o, struct values *vs, const struct seal_in *in)
+{
+	const int pw = K_DEX_ADMIN_PASSWORD, h = K_DEX_ADMIN_HASH;
+	int need_pw = vs->needed[pw], need_h = vs->needed[h];
+	int one_sealed = in->doc[pw] || in->doc[h];
+	if (one_sealed && !in->doc[h] && need_h) {
+		char *m = mirror_read(o);
+		if (m) {
+			value_set(vs, h, dex_hash_for(m, o->bcrypt_cost), O_GENERATED, NULL);
+			warnx("dex-admin-hash made from %s/dex-admin-password, which cannot be checked "
+			      "against the sealed dex-admin-password", o->state);
+			sfree_str(m);
+		}
+	}
+	if (one_sealed && !in->doc[pw] && need_pw && !vs->v[pw]) {
+		char *m = mirror_read(o);
+		if (m) {
+			char *mp = mirror_path(o);
+			value_set(vs, pw, m, O_MIRROR, mp);
+			free(mp);
+		}
+	}
+	if (one_sealed && !in->doc[pw] && vs->v[pw])
+		warnx("dex-admin-password cannot be checked against the sealed dex-admin-hash");
+	for (int k = 0; k < NKEYS; k++) {
+		if (!in->doc[k])
+			continue;
+		char where[PATH_MAX + 64];
+		snprintf(where, sizeof where, "%s: document %d", in->label, in->doc[k]);
+		value_set(vs, k, xstrdup(""), O_EXISTING, where);
+	}
+	if (one_sealed)
+		vs->needed[pw] = vs->needed[h] = 0;
+	fill_generated(o, vs);
+	vs->needed[pw] = need_pw;
+	vs->needed[h] = need_h;
+}
+
+struct seal_piece {
+	const char *name;
+	const char *p;
+	size_t n;
+	int old;                /* a document of --existing */
+};
+
+/*
+ * stdout or -o: the earlier sealed stream as it is, then the new documents.
+ * --split DIR: one file per document; a file that already holds exactly
+ * that document is left alone, any other existing file is an error.
+ * Nothing is written before everything is checked.
+ */
+static void
+seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
+	     const char **names, size_t n)
+{
+	enum fmt f = o->format;
+	struct buf *nb = xcalloc(n ? n : 1, sizeof *nb);
+	for (size_t i = 0; i < n; i++)
+		emit_object(&nb[i], f, objs[i]);
+	if (!o->split) {
+		struct buf b = {0};
+		if (in->nsealed) {
+			buf_add(&b, in->src, in->n);
+			if (in->n && in->src[in->n - 1] != '\n')
+				buf_putc(&b, '\n');
+		}
+		for (size_t i = 0; i < n; i++)
+			buf_add(&b, nb[i].p, nb[i].n);
+		int same = same_file(o->output, o->existing);
+		if (o->output && strcmp(o->output, "-")) {
+			if (same && in->nsealed && n == 0)
+				status("UNCHANGED %s (every needed key is sealed already)", o->output);
+			else
+				write_file_atomic(o->output, b.p ? b.p : "", b.n, same);
+		} else {
+			write_stdout(b.p ? b.p : "", b.n);
+		}
+		buf_free(&b);
+	} else {
+		size_t np = 0, cap = n + in->nsealed;
+		struct seal_piece *pc = xcalloc(cap ? cap : 1, sizeof *pc);
+		struct buf *ob = xcalloc(in->ds.n ? in->ds.n : 1, sizeof *ob);
+		for (size_t i = 0; in->nsealed && i < in->ds.n; i++) {
+			struct node *r = in->ds.d[i].root;
+			const char *kind = r ? map_str(r, "kind") : NULL;
+			if (!kind || strcmp(kind, "SealedSecret"))
+				continue;
+			buf_add(&ob[i], in->src + in->ds.d[i].start, in->ds.d[i].end - in->ds.d[i].start);
+			if (!ob[i].n || ob[i].p[ob[i].n - 1] != '\n')
+				buf_putc(&ob[i], '\n');
+			pc[np++] = (struct seal_piece){map_str(map_get(r, "metadata"), "name"), ob[i].p,
+						       ob[i].n, 1};
+		}
+		for (size_t i = 0; i < n; i++)
+			pc[np++] = (struct seal_piece){names[i], nb[i].p, nb[i].n, 0};
+		const char *ext = f == FMT_JSON ? "json" : "yaml";
+		char **paths = xcalloc(np ? np : 1, sizeof *paths);
+		int *skip = xcalloc(np ? np : 1, sizeof *skip);
+		for (size_t i = 0; i < np; i++) {
+			char path[PATH_MAX];
+			if (!*pc[i].name || strchr(pc[i].name, '/') || pc[i].name[0] == '.')
+				fatal("SealedSecret name '%s' cannot be a file name in --split", pc[i].name);
+			if ((size_t)snprintf(path, sizeof path, "%s/%s.%s", o->split, pc[i].name, ext) >=
+			    sizeof path)
+				fatal("--split path too long");
+			paths[i] = xstrdup(path);
+			for (size_t j = 0; j < i; j++)
+				if (!strcmp(paths[j], path))
+					fatal("two documents named %s for --split; nothing written",
+					      pc[i].name);
+			if (!path_exists(path))
+				continue;
+			size_t have = 0;
+			char *cur = pc[i].old ? read_file(path, &have, "split file") : NULL;
+			skip[i] = cur && have == pc[i].n && !memcmp(cur, pc[i].p, have);
+			free(cur);
+			if (!skip[i])
+				fatal("%s already exists%s; seedsec never overwrites a file; nothing "
+				      "written", path, pc[i].old ? " and differs from the sealed document" : "");
+		}
+		make_dir(o->split, 0700);
+		for (size_t i = 0; i < np; i++) {
+			if (!skip[i])
+				write_file_atomic(paths[i], pc[i].p, pc[i].n, 0);
+			free(paths[i]);
+		}
+		for (size_t i = 0; i < in->ds.n; i++)
+			buf_free(&ob[i]);
+		free(ob);
+		free(paths);
+		free(skip);
+		free(pc);
+	}
+	for (size_t i = 0; i < n; i++)
+		buf_free(&nb[i]);
+	free(nb);
+}
+
 static int
 cmd_seal(const struct opts *o)
 {
-	(void)o;
-	fatal("seal: not available in this build yet");
+	if (!o->cert)
+		fatal("seal needs --cert FILE (the controller's certificate: kubeseal --fetch-cert "
+		      "> cert.pem)");
+	if (o->format == FMT_LIST)
+		fatal("seal: --format yaml or json (a v1 List is for kubectl, not for sealed files)");
+	struct sealer s = {0};
+	s.scope = !strcmp(o->scope, "cluster-wide")     ? SCOPE_CLUSTER
+		  : !strcmp(o->scope, "namespace-wide") ? SCOPE_NAMESPACE
+							: SCOPE_STRICT;
+	s.ns = o->ns;   /* main() refuses an empty or malformed --namespace */
+	seal_load_key(&s, o->cert);
+
+	struct config c;
+	struct values vs = {0};
+	struct seal_in in = {0};
+	seal_prepare(o, &c, &vs, &s, &in);
+	struct opts oo = *o;
+	if (in.nsealed) {
+		/* new documents join the earlier stream in its own form */
+		enum fmt want = in.json ? FMT_JSON : FMT_YAML;
+		if (o->format_set && o->format != want)
+			fatal("%s is %s; --format %s would mix forms in one stream; nothing written",
+			      in.label, in.json ? "JSON" : "YAML", o->format == FMT_JSON ? "json" : "yaml");
+		oo.format = want;
+	}
+	seal_fill(&oo, &vs, &in);
+	report_values(&oo, &vs);
+
+	struct node *objs[NKEYS];
+	const char *names[NKEYS];
+	size_t n = 0;
+	for (int k = 0; k < NKEYS; k++) {
+		if (!vs.v[k] || in.doc[k])
+			continue;
+		objs[n] = sealed_object(&s, keys[k].name, oo.property, vs.v[k]);
+		names[n++] = keys[k].name;
+	}
+	seal_deliver(&oo, &in, objs, names, n);
+	for (size_t i = 0; i < n; i++)
+		node_free(objs[i]);
+	if (vs.v[K_DEX_ADMIN_PASSWORD] && !in.doc[K_DEX_ADMIN_PASSWORD])
+		mirror_write(&oo, vs.v[K_DEX_ADMIN_PASSWORD], 0);
+	int code = vs.missing || vs.problems ? EXIT_MISSING : EXIT_OK;
+	json_report(&oo, &vs, code);
+	if (in.src)
+		sfree(in.src, in.n);
+	docs_free(&in.ds);
+	mbedtls_pk_free(&s.pk);
+	values_free(&vs);
+	live_values = NULL;
+	config_free(&c);
+	return code;
 }
 
 /* ---- store and patch --------------------------------------------------- */

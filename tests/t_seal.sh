@@ -1,0 +1,305 @@
+#!/usr/bin/env bash
+# seal: SealedSecrets without kubeseal (issue #5, cases C7, C8).
+# Every sealed value is opened with node's crypto (OpenSSL: tests/unseal.js),
+# not with seedsec's own Mbed TLS, and compared byte for byte with the plain
+# render of the same values.
+. "$(dirname "$0")/lib.sh"
+CHK="$PY $TESTS/seal_check.py"
+UNSEAL="node $TESTS/unseal.js"
+cd "$T" || exit 2
+
+# ---- keys and certificates, made with openssl ------------------------------
+openssl genrsa -out key.pem 4096 2>/dev/null
+# what the controller serves: self-signed, empty issuer and subject
+openssl req -new -x509 -key key.pem -subj / -days 3650 -out cert.pem 2>/dev/null
+openssl pkey -in key.pem -pubout -out pub.pem
+openssl x509 -in cert.pem -outform der -out cert.der
+openssl req -new -key key.pem -subj / -out req.csr 2>/dev/null
+openssl x509 -req -in req.csr -signkey key.pem -days -1 -out expired.pem 2>/dev/null
+openssl ecparam -name prime256v1 -genkey -noout -out ec.pem 2>/dev/null
+openssl req -new -x509 -key ec.pem -subj / -days 30 -out eccert.pem 2>/dev/null
+openssl pkey -in ec.pem -pubout -out ecpub.pem
+openssl genpkey -algorithm ed25519 -out ed.pem 2>/dev/null
+openssl pkey -in ed.pem -pubout -out edpub.pem
+openssl genrsa -out small.pem 1024 2>/dev/null
+openssl req -new -x509 -key small.pem -subj / -days 30 -out smallcert.pem 2>/dev/null
+check "test certificate has an empty subject and issuer" \
+    test "$(openssl x509 -in cert.pem -noout -subject -issuer)" = "$(printf 'subject=\nissuer=')"
+
+S() { "$SEEDSEC" --state "$T/state" "$@"; }
+# open every value of a sealed file (label from the document, as the controller does)
+opens_as() { # SEALED PLAIN [--as-scope S]
+    local f=$1 plain=$2
+    shift 2
+    $CHK items "$f" "$@" | $UNSEAL key.pem >opened.json && $CHK compare opened.json "$plain" >/dev/null
+}
+wrong_label_fails() { # SEALED PLAIN SCOPE
+    $CHK items "$1" --as-scope "$3" | $UNSEAL key.pem >opened.json &&
+        $CHK compare opened.json "$2" --expect-fail >/dev/null
+}
+
+# ---- the full contract, plain: provided values and C6-style earlier values --
+printf 'hf_%s\n' abcdefghijABCDEFGHIJabcdefghijABCD >hf.txt
+printf 'sk-ant-api03-%s\n' xyzXYZ0123456789 >anth.txt
+printf 'cfut_%s\r\n' Q1w2E3r4T5y6U7i8O9p0 >cf.txt
+cat >earlier.yaml <<'EOF'
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: litellm-salt-key
+  namespace: secret-source
+type: Opaque
+stringData:
+  value: "sk-yes"
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: n8n-encryption-key
+  namespace: secret-source
+type: Opaque
+data:
+  value: MDEyMw==
+EOF
+S render --all --existing earlier.yaml --value hf-token=@hf.txt --value anthropic-api-key=@anth.txt \
+    --value cloudflare-api-token=@cf.txt -o plain.yaml 2>render.err
+check "plain render of the full contract has 18 Secrets" test "$($CHK docs plain.yaml)" = 18
+
+# ---- each scope: layout, opened by an independent implementation -----------
+wrong=(namespace-wide cluster-wide strict)
+i=0
+for scope in strict namespace-wide cluster-wide; do
+    expect_exit 0 "seal --scope $scope of the full contract" \
+        S seal --cert cert.pem --scope "$scope" --existing plain.yaml -o "sealed-$scope.yaml" 2>"seal-$scope.err"
+    check "$scope: 18 SealedSecrets in kubeseal's layout, RSA length 512" \
+        test "$($CHK layout "sealed-$scope.yaml" "$scope" secret-source 512)" = 18
+    check "$scope: node's crypto opens every value, equal to the plain render" \
+        opens_as "sealed-$scope.yaml" plain.yaml
+    check "$scope: another scope's label (${wrong[$i]}) opens nothing" \
+        wrong_label_fails "sealed-$scope.yaml" plain.yaml "${wrong[$i]}"
+    check "$scope: stderr shows no value" $CHK leak "seal-$scope.err" plain.yaml
+    check "$scope: file mode 0600" test "$(stat -c %a "sealed-$scope.yaml")" = 600
+    i=$((i + 1))
+done
+if [ ! -s sealed-strict.yaml ]; then
+    fail "seal does not produce output; the remaining cases would only repeat that"
+    finish
+    exit 1
+fi
+check "the scope annotation is on the top-level metadata" \
+    grep -q -x '  annotations:' sealed-namespace-wide.yaml
+check "strict output: every document starts with ---" \
+    test "$(grep -c -x -- --- sealed-strict.yaml)" = 18
+check "strict output carries creationTimestamp: null like kubeseal" \
+    grep -q -x '  creationTimestamp: null' sealed-strict.yaml
+check "all 18 reported EXISTS (values reused from --existing)" \
+    test "$(grep -c '^EXISTS ' seal-strict.err)" = 18
+
+# other inputs: a PEM public key, the DER certificate; JSON output; --split
+expect_exit 0 "seal with a PEM public key, --format json" \
+    S seal --cert pub.pem --format json --existing plain.yaml -o sealed.json 2>/dev/null
+check "json: layout and values" \
+    eval '[ "$($CHK layout sealed.json strict secret-source 512)" = 18 ] && opens_as sealed.json plain.yaml'
+check "json: output parses with node's JSON.parse per document" \
+    node -e 'const t=require("fs").readFileSync("sealed.json","utf8");let n=0;for(const m of t.split(/\n(?=\{)/)){JSON.parse(m);n++};if(n!==18)process.exit(1)'
+expect_exit 0 "seal with a DER certificate, --split" \
+    S seal --cert cert.der --existing plain.yaml --split split 2>/dev/null
+check "split: 18 files, each one SealedSecret that opens" \
+    eval '[ "$(ls split | wc -l)" = 18 ] && cat split/*.yaml >split-all.yaml && opens_as split-all.yaml plain.yaml'
+check "split: hf-token.yaml is one document" test "$($CHK docs split/hf-token.yaml)" = 1
+expect_exit 0 "seal to stdout" sh -c "'$SEEDSEC' --state '$T/state' seal --cert cert.pem --existing plain.yaml >stdout.yaml 2>/dev/null"
+check "stdout: 18 documents that open" eval '[ "$($CHK docs stdout.yaml)" = 18 ] && opens_as stdout.yaml plain.yaml'
+
+# ---- create-if-absent: a sealed file kept in git ----------------------------
+S render -o base-plain.yaml 2>/dev/null
+S seal --cert cert.pem --existing base-plain.yaml -o base.yaml 2>/dev/null
+check "base: the 5 always-on keys sealed" test "$($CHK docs base.yaml)" = 5
+cp base.yaml base.orig
+expect_exit 0 "re-run with one more gate (--enable n8n), -o the same file" \
+    S seal --cert cert.pem --existing base.yaml --enable n8n -o base.yaml 2>rerun.err
+check "re-run: the earlier documents are byte-identical" \
+    cmp -s -n "$(stat -c %s base.orig)" base.orig base.yaml
+check "re-run: exactly one new document" test "$($CHK docs base.yaml)" = 6
+check "re-run: CREATED n8n-encryption-key, the rest EXISTS" \
+    eval '[ "$(grep -c ^CREATED rerun.err)" = 1 ] && grep -q "^CREATED n8n-encryption-key$" rerun.err && [ "$(grep -c ^EXISTS rerun.err)" = 5 ]'
+check "re-run: the new document is n8n-encryption-key and is appended" \
+    eval 'tail -c +$(( $(stat -c %s base.orig) + 1 )) base.yaml | grep -q "^  name: n8n-encryption-key$"'
+$CHK items base.yaml | $UNSEAL key.pem >opened.json
+check "re-run: every value opens (old ones equal the plain render)" \
+    $PY -c '
+import json, base64, sys, yaml
+o = json.load(open("opened.json"))
+plain = {d["metadata"]["name"]: base64.b64decode(d["data"]["value"]) for d in yaml.safe_load_all(open("plain.yaml")) if d}
+assert len(o) == 6 and all("value" in r for r in o.values()), o
+for i, r in o.items():
+    name = i.split("/")[1]
+    v = base64.b64decode(r["value"])
+    plain = {d["metadata"]["name"]: base64.b64decode(d["data"]["value"]) for d in yaml.safe_load_all(open("base-plain.yaml")) if d}
+    if name == "n8n-encryption-key":
+        assert len(v) == 48 and v.isalnum() and name not in plain
+    else:
+        assert v == plain[name], name
+'
+cp base.yaml base6
+expect_exit 0 "re-run with nothing to add" S seal --cert cert.pem --existing base.yaml --enable n8n -o base.yaml 2>same.err
+check "nothing to add: file unchanged, says UNCHANGED" \
+    eval 'cmp -s base6 base.yaml && grep -q "^UNCHANGED base.yaml" same.err && ! grep -q ^CREATED same.err'
+expect_exit 0 "sealed stream on stdin, new documents to stdout" \
+    sh -c "'$SEEDSEC' --state '$T/state' seal --cert cert.pem --existing - --enable identity <base.yaml >more.yaml 2>more.err"
+check "stdin: old bytes first, then the 9 identity documents" \
+    eval 'cmp -s -n "$(stat -c %s base.yaml)" base.yaml more.yaml && [ "$($CHK docs more.yaml)" = 15 ]'
+check "stdin: the Dex password is mirrored to the state dir (it cannot be read back)" \
+    test -s "$T/state/dex-admin-password"
+check "stdin: the new dex-admin-hash opens to a bcrypt of the mirrored password" \
+    eval '$CHK items more.yaml | $UNSEAL key.pem >opened.json && $PY -c "
+import json, base64, bcrypt
+o = json.load(open(\"opened.json\"))
+pw = open(\"$T/state/dex-admin-password\", \"rb\").read()
+h = base64.b64decode(o[\"secret-source/dex-admin-hash/value\"][\"value\"])
+p = base64.b64decode(o[\"secret-source/dex-admin-password/value\"][\"value\"])
+assert p == pw and bcrypt.checkpw(pw, h)
+"'
+check "a sealed stream on stdin: stderr shows no value" $CHK leak more.err plain.yaml
+
+# the Dex pair when one half is sealed: never a new password against a sealed hash
+$PY - <<'EOF'
+import yaml
+docs = open("more.yaml").read().split("\n---\n")
+keep = [d for d in docs if "  name: dex-admin-password\n" not in d]
+open("nopw.yaml", "w").write("\n---\n".join(keep))
+EOF
+expect_exit 1 "hash sealed, password not, no mirror: MISSING" \
+    "$SEEDSEC" --state "$T/empty-state" seal --cert cert.pem --existing nopw.yaml --enable identity,n8n -o nopw-out.yaml 2>nopw.err
+check "  ... says MISSING dex-admin-password and seals no new password" \
+    eval 'grep -q "^MISSING dex-admin-password" nopw.err && [ "$($CHK docs nopw-out.yaml)" = "$($CHK docs nopw.yaml)" ]'
+expect_exit 0 "hash sealed, password in the mirror: the mirror's password is sealed" \
+    S seal --cert cert.pem --existing nopw.yaml --enable identity,n8n -o nopw-out2.yaml 2>/dev/null
+check "  ... and it opens to the mirrored password" \
+    eval '$CHK items nopw-out2.yaml | $UNSEAL key.pem >opened.json && $PY -c "
+import json, base64
+o = json.load(open(\"opened.json\"))
+assert base64.b64decode(o[\"secret-source/dex-admin-password/value\"][\"value\"]) == open(\"$T/state/dex-admin-password\", \"rb\").read()
+"'
+
+# a provided value for a key already sealed is not used
+S seal --cert cert.pem --existing base.yaml --value hf-token=@hf.txt -o hf1.yaml 2>/dev/null
+cp hf1.yaml hf1.orig
+HF_TOKEN=hf_OtherTokenOtherTokenOtherToken1234 \
+    S seal --cert cert.pem --existing hf1.yaml -o hf1.yaml 2>hf.err
+check "provided value for a sealed key: warned, file unchanged" \
+    eval 'grep -q "hf-token is already sealed" hf.err && cmp -s hf1.orig hf1.yaml'
+check "  ... and the warning shows no value" eval '! grep -q OtherToken hf.err'
+
+# JSON sealed stream: new documents in JSON, old bytes kept
+S seal --cert cert.pem --existing base-plain.yaml --format json -o base.json 2>/dev/null
+cp base.json base.json.orig
+expect_exit 0 "json sealed stream, re-run with --enable n8n (form taken from the file)" \
+    S seal --cert cert.pem --existing base.json --enable n8n -o base.json 2>/dev/null
+check "json re-run: old bytes kept, 6 objects" \
+    eval 'cmp -s -n "$(stat -c %s base.json.orig)" base.json.orig base.json && [ "$($CHK docs base.json)" = 6 ]'
+expect_exit 2 "json sealed stream with --format yaml refused" \
+    S seal --cert cert.pem --existing base.json --format yaml --enable hf -o x.yaml 2>/dev/null
+
+# --split, create-if-absent: files that hold the same document stay as they are
+S seal --cert cert.pem --existing base-plain.yaml --split sd 2>/dev/null
+sum_before=$(cat sd/*.yaml | sha256sum)
+expect_exit 0 "split re-run from the split files themselves, --enable n8n" \
+    sh -c "cat sd/*.yaml | '$SEEDSEC' --state '$T/state' seal --cert cert.pem --existing - --enable n8n --split sd 2>/dev/null"
+check "split re-run: one new file, the others untouched" \
+    eval '[ "$(ls sd | wc -l)" = 6 ] && [ "$(cat $(ls sd/*.yaml | grep -v n8n) | sha256sum)" = "$sum_before" ]'
+
+# ---- C8: every SealedSecret carries the namespace it was sealed for ---------
+expect_exit 2 "C8: --namespace given empty" S seal --cert cert.pem --namespace "" 2>c8a.err
+check "  ... says so" grep -q "namespace" c8a.err
+$PY - <<'EOF'
+import yaml
+d = [x for x in yaml.safe_load_all(open("base-plain.yaml")) if x]
+for x in d:
+    del x["metadata"]["namespace"]
+yaml.safe_dump_all(d, open("nons.yaml", "w"), explicit_start=True)
+EOF
+for scope in strict namespace-wide; do
+    expect_exit 2 "C8: a plain Secret without a namespace, $scope" \
+        S seal --cert cert.pem --scope "$scope" --existing nons.yaml -o c8b.yaml 2>c8b.err
+    check "  ... names the Secret, no guess, nothing written" \
+        eval 'grep -q "Secret litellm-master-key has no metadata.namespace" c8b.err && [ ! -e c8b.yaml ]'
+done
+expect_exit 0 "cluster-wide: the label has no namespace; sealed for --namespace" \
+    S seal --cert cert.pem --scope cluster-wide --existing nons.yaml --namespace apps -o c8c.yaml 2>/dev/null
+check "  ... every document names namespace apps" test "$($CHK layout c8c.yaml cluster-wide apps 512)" = 5
+expect_exit 2 "C8: a plain Secret from another namespace" \
+    S seal --cert cert.pem --existing base-plain.yaml --namespace other -o c8d.yaml 2>c8d.err
+check "  ... says which namespaces" grep -q "is in namespace secret-source, but seal writes into other" c8d.err
+expect_exit 2 "C8: a SealedSecret sealed for another namespace" \
+    S seal --cert cert.pem --existing base.yaml --namespace other -o c8e.yaml 2>c8e.err
+check "  ... says so, nothing written" \
+    eval 'grep -q "was sealed for namespace secret-source" c8e.err && [ ! -e c8e.yaml ]'
+sed '/^  namespace: secret-source$/d' base.yaml >nons-sealed.yaml
+expect_exit 2 "C8: a SealedSecret without a namespace" \
+    S seal --cert cert.pem --existing nons-sealed.yaml -o c8f.yaml 2>c8f.err
+check "  ... says so" grep -q "has no metadata.namespace" c8f.err
+expect_exit 2 "a SealedSecret of another scope" \
+    S seal --cert cert.pem --scope cluster-wide --existing base.yaml -o c8g.yaml 2>c8g.err
+check "  ... names both scopes" grep -q "has scope strict, but --scope is cluster-wide" c8g.err
+cat base-plain.yaml base.yaml >mixed.yaml
+expect_exit 2 "plain Secrets and SealedSecrets mixed" \
+    S seal --cert cert.pem --existing mixed.yaml -o mixed-out.yaml 2>/dev/null
+
+# ---- other --existing forms ----------------------------------------------------
+$PY - <<'EOF2'
+import json, yaml
+d = [x for x in yaml.safe_load_all(open("plain.yaml")) if x]
+# what kubectl get secret -n secret-source -o json gives: a v1 List, server fields
+for x in d:
+    x["metadata"].update(uid="0d7c2a4e", resourceVersion="4711", creationTimestamp="2026-01-01T00:00:00Z")
+d.append({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "unrelated"}, "data": {"value": "eA=="}})
+json.dump({"apiVersion": "v1", "kind": "List", "items": d}, open("kubectl.json", "w"), indent=4)
+EOF2
+expect_exit 0 "plain Secrets as a kubectl v1 List (JSON), one unrelated without a namespace" \
+    S seal --cert cert.pem --existing kubectl.json -o from-list.yaml 2>list.err
+check "  ... the unrelated one is IGNORED, all 18 open equal to the render" \
+    eval 'grep -q "^IGNORED unrelated" list.err && opens_as from-list.yaml plain.yaml'
+$PY - <<'EOF2'
+import json, yaml
+d = [x for x in yaml.safe_load_all(open("base.yaml")) if x]
+json.dump({"apiVersion": "v1", "kind": "List", "items": d}, open("sealed-list.json", "w"))
+EOF2
+expect_exit 2 "SealedSecrets inside a List (not a file kept in git) refused" \
+    S seal --cert cert.pem --existing sealed-list.json -o sl.yaml 2>sl.err
+check "  ... says why" grep -q "inside a List cannot be copied through byte for byte" sl.err
+{ cat base.yaml; printf '# kept by hand\n---\napiVersion: bitnami.com/v1alpha1\nkind: SealedSecret\nmetadata:\n  name: other-app\n  namespace: secret-source\nspec:\n  encryptedData:\n    token: AgA=\n'; } >withother.yaml
+cp withother.yaml withother.orig
+expect_exit 0 "a foreign SealedSecret in the sealed file" \
+    S seal --cert cert.pem --existing withother.yaml --enable hf --value hf-token=@hf.txt -o withother.yaml 2>other.err
+check "  ... IGNORED, kept byte for byte with its comment, hf-token appended" \
+    eval 'grep -q "^IGNORED other-app" other.err && cmp -s -n "$(stat -c %s withother.orig)" withother.orig withother.yaml && tail -n 20 withother.yaml | grep -q "name: hf-token"'
+
+# ---- certificates refused -----------------------------------------------------
+expect_exit 2 "an expired certificate" S seal --cert expired.pem -o e1.yaml 2>e1.err
+check "  ... says expired and when" grep -q "the certificate expired on [0-9-]* [0-9:]* UTC" e1.err
+expect_exit 2 "an EC certificate" S seal --cert eccert.pem -o e2.yaml 2>e2.err
+check "  ... says not RSA" grep -q "the key is EC, not RSA" e2.err
+expect_exit 2 "an EC public key" S seal --cert ecpub.pem -o e3.yaml 2>e3.err
+check "  ... says not RSA" grep -q "not RSA" e3.err
+expect_exit 2 "an Ed25519 public key" S seal --cert edpub.pem -o e4.yaml 2>e4.err
+check "  ... says not RSA" grep -q "not RSA" e4.err
+expect_exit 2 "a 1024-bit RSA certificate" S seal --cert smallcert.pem -o e5.yaml 2>e5.err
+check "  ... says too weak" grep -q "1024-bit RSA key is too weak" e5.err
+expect_exit 2 "a private key as --cert" S seal --cert key.pem -o e6.yaml 2>e6.err
+check "  ... says private key, shows none of it" \
+    eval 'grep -q "holds a private key" e6.err && ! grep -q "MII" e6.err'
+head -c 600 cert.der >trunc.der
+expect_exit 2 "a truncated DER certificate" S seal --cert trunc.der -o e7.yaml 2>/dev/null
+echo "hello" >junk.txt
+expect_exit 2 "not a certificate" S seal --cert junk.txt -o e8.yaml 2>/dev/null
+expect_exit 2 "no --cert" S seal -o e9.yaml 2>/dev/null
+expect_exit 2 "--format list refused" S seal --cert cert.pem --format list 2>/dev/null
+check "nothing written by any refused run" eval '! ls e[0-9].yaml 2>/dev/null | grep -q .'
+
+# ---- exit 1 when a needed provided key is missing; --json report ------------
+expect_exit 1 "missing provided keys: exit 1, the rest sealed" \
+    sh -c "'$SEEDSEC' --state '$T/state' seal --cert cert.pem --enable hf --json -o miss.yaml >miss.json 2>miss.err"
+check "  ... MISSING hf-token, 5 sealed, report parses" \
+    eval 'grep -q "^MISSING hf-token" miss.err && [ "$($CHK docs miss.yaml)" = 5 ] && $PY -c "import json; r = json.load(open(\"miss.json\")); assert r[\"command\"] == \"seal\" and r[\"exit\"] == 1"'
+finish
