@@ -3625,8 +3625,11 @@ http_connect(struct http *h, const struct url *u, char *err, size_t errn)
 					*p = *(p + 1) ? ';' : 0;
 			http_close(h);
 			fatal("TLS: refusing %s: its certificate does not verify: %s (trusted CAs "
-			      "from %s; pass --ca-file with the CA that signed the server's "
-			      "certificate)", auth, info, h->ca_source);
+			      "from %s); %s", auth, info, h->ca_source,
+			      flags & MBEDTLS_X509_BADCERT_CN_MISMATCH
+			      ? "the certificate is for another host name: check the endpoint URL "
+				"(or what intercepts the connection)"
+			      : "pass --ca-file with the CA that signed the server's certificate");
 		}
 		char e[160];
 		mbedtls_strerror(r, e, sizeof e);
@@ -3720,8 +3723,9 @@ http_request(struct http *h, const char *method, const struct url *u, const char
 		http_close(h);
 		char a2[300];
 		url_authority(u, a2, sizeof a2, 1);
-		/* a kept-alive connection the server dropped before answering: once more */
-		if (reused && received == 0 && attempt == 0 && got != -2)
+		/* a kept-alive GET the server dropped before answering: once more (a POST
+		 * may have been acted on: the caller decides) */
+		if (reused && received == 0 && attempt == 0 && got != -2 && !strcmp(method, "GET"))
 			continue;
 		if (leftover || rc == HP_BAD) {
 			snprintf(err, errn, "%s %s: malformed HTTP response: %s", method, a2,
@@ -4217,6 +4221,7 @@ struct gsm {
 	struct auth a;
 	struct url base;
 	char endpoint[1100];    /* for messages and the report */
+	char origin[320];       /* https://host[:port], for messages */
 	char prefix[1400];      /* request path up to and including the project/location */
 	char project[128];
 	char project_from[PATH_MAX + 32];
@@ -4290,7 +4295,8 @@ gsm_fail(struct gsm *g, const char *fmt, ...)
 	vsnprintf(m, sizeof m, fmt, ap);
 	va_end(ap);
 	if (g->cur >= 0) {
-		gsm_result(g, g->cur, P_FAILED, "%s", m);
+		/* the status line gets the reason; the last line also what to do */
+		gsm_result(g, g->cur, P_FAILED, "%.*s", (int)strcspn(m, ";"), m);
 		if (g->on_fail)
 			g->on_fail(g);
 		fatal("%s stopped at %s: %s", g->cmd, keys[g->cur].name, m);
@@ -4324,7 +4330,7 @@ gsm_bad_status(struct gsm *g, const char *method, const char *rel, struct http_r
 		hint = "; not found: check --project, --location and the endpoint";
 		break;
 	}
-	gsm_fail(g, "%s %s/%s: %s%s", method, g->endpoint, rel, why, hint);
+	gsm_fail(g, "%s %s%s/%s: %s%s", method, g->origin, g->prefix, rel, why, hint);
 }
 
 /*
@@ -4376,8 +4382,8 @@ gsm_call(struct gsm *g, const char *method, const char *rel, const char *body, s
 				char why[700];
 				reply_reason(r, why, sizeof why);
 				http_resp_free(r);
-				gsm_fail(g, "%s %s/%s: %s, %d times; try again later", method, g->endpoint,
-					 rel, why, GSM_ATTEMPTS);
+				gsm_fail(g, "%s %s%s/%s: %s, %d times; try again later", method,
+					 g->origin, g->prefix, rel, why, GSM_ATTEMPTS);
 			}
 			gsm_fail(g, "%s, %d times; try again later", err, GSM_ATTEMPTS);
 		}
@@ -4745,6 +4751,9 @@ gsm_open(struct gsm *g, const struct gsm_params *gp)
 	size_t el = strlen(g->endpoint);
 	while (el > 0 && g->endpoint[el - 1] == '/')
 		g->endpoint[--el] = 0;
+	char auth[300];
+	url_authority(&g->base, auth, sizeof auth, 0);
+	snprintf(g->origin, sizeof g->origin, "https://%s", auth);
 	auth_setup(&g->a, gp->token_file, gp->credentials);
 	const char *p = gp->project;
 	char *mp = NULL;
