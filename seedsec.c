@@ -4428,7 +4428,8 @@ gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exist
 			 GSM_LIST_MAX, *token ? "&pageToken=" : "", token);
 		struct http_resp r;
 		int st = gsm_call(g, "GET", rel, NULL, 0, &r, 0);
-		if (st == 404 && page == 0) {
+		/* GSM's NOT_FOUND is JSON; an HTML 404 means a wrong endpoint or path */
+		if (st == 404 && page == 0 && strstr(r.ctype, "json")) {
 			http_resp_free(&r);
 			*exists = 0;
 			return 0;
@@ -5846,12 +5847,13 @@ gsm_backend_check(const struct opts *o, const struct config *c, const struct val
 	if (!strcmp(c->backend, "gcpsm"))
 		return;
 	fprintf(stderr, "%s: %s writes only to Google Secret Manager (gcpsm), and secret_backend "
-		"is %s (%s).\nCreate these keys in your backend yourself, per the ESO provider "
-		"docs:\n  %s\n(or use the ESO Kubernetes provider: seedsec store, render, seal)\n",
-		progname, o->cmd, c->backend, c->path ? c->path : "config", ESO_PROVIDER_DOCS);
+		"is %s (%s).\nCreate these keys in your backend yourself:\n", progname, o->cmd,
+		c->backend, c->path ? c->path : "config");
 	for (int k = 0; k < NKEYS; k++)
 		if (vs->needed[k])
 			fprintf(stderr, "  %s\n", keys[k].name);
+	fprintf(stderr, "per the ESO provider docs: %s\n(or use the ESO Kubernetes provider: "
+		"seedsec store, render, seal)\n", ESO_PROVIDER_DOCS);
 	fatal("%s: refused: secret_backend is %s, not gcpsm; nothing written", o->cmd, c->backend);
 }
 
