@@ -49,9 +49,8 @@ SECRET_FIELDS = {"name", "replication", "createTime", "labels", "topics", "expir
                  "ttl", "etag", "rotation", "versionAliases", "annotations",
                  "versionDestroyTtl", "customerManagedEncryption", "tags"}
 STATUS_NAMES = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-                404: "NOT_FOUND", 409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION",
-                413: "INVALID_ARGUMENT", 429: "RESOURCE_EXHAUSTED", 499: "CANCELLED",
-                500: "INTERNAL", 501: "NOT_IMPLEMENTED", 502: "UNAVAILABLE",
+                404: "NOT_FOUND", 409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED",
+                499: "CANCELLED", 500: "INTERNAL", 501: "NOT_IMPLEMENTED",
                 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
 FAULT_ACTIONS = {"status", "reset_before", "reset_after", "delay", "html", "chunked",
                  "close_after", "truncate"}
@@ -318,11 +317,6 @@ class App:
         self.conn_counter = 0
         self.seen_ids = {}
         self.reset_all()
-        self.config["deny_projects"] = [p for p in (args.deny_projects or "").split(",") if p]
-        self.config["chunked"] = bool(args.chunked)
-        for item in args.project_number or []:
-            pid, _, num = item.partition("=")
-            self.config["project_numbers"][pid] = num
         self.load_snapshot()
 
     # -- reset / persistence
@@ -352,6 +346,13 @@ class App:
                        "metadata_project": "ai-lab", "metadata_token": True,
                        "metadata_email": "default@ai-lab.iam.gserviceaccount.com",
                        "accept_google_aud": True}
+        # command-line settings survive a reset
+        args = self.args
+        self.config["deny_projects"] = [p for p in (args.deny_projects or "").split(",") if p]
+        self.config["chunked"] = bool(args.chunked)
+        for item in args.project_number or []:
+            pid, _, num = item.partition("=")
+            self.config["project_numbers"][pid] = num
 
     def snapshot(self, with_log=True, since=0):
         with self.lock:
@@ -552,6 +553,8 @@ class App:
         self.emit(line)
 
     def emit(self, line):
+        now = time.time()
+        line = "%s.%03d %s" % (time.strftime("%H:%M:%S", time.localtime(now)), int(now * 1000) % 1000, line)
         if self.log_file:
             self.log_file.write(line + "\n")
         if not self.args.quiet:
@@ -1012,6 +1015,17 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         pass
 
+    def handle(self):
+        self.requests_seen = 0
+        try:
+            super().handle()
+        except (ssl.SSLError, OSError) as e:
+            self.server.note_conn_error(self.conn_id, e)
+            self.close_connection = True
+            return
+        if self.requests_seen == 0 and self.server.ctx is not None:
+            self.server.note_conn_error(self.conn_id, None)
+
     def log_error(self, fmt, *args):
         self.server.app.emit("fake_gsm: c%s %s" % (getattr(self, "conn_id", "?"), fmt % args))
 
@@ -1133,6 +1147,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         listener = self.server.listener
         method = self.command
         self.body_kind = "none"
+        self.requests_seen += 1
         if method == "CONNECT":
             split = urllib.parse.SplitResult("", "", self.path, "", "")
         else:
@@ -1154,7 +1169,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if kind == "gsm":
                 app.gsm_count += 1
                 n = app.gsm_count
-            entry = {"seq": app.seq, "n": n, "kind": kind, "listener": listener,
+            entry = {"seq": app.seq, "n": n, "time": round(time.time(), 6), "kind": kind, "listener": listener,
                      "conn": self.conn_id, "method": method, "path": path, "query": split.query,
                      "status": None, "fault": None, "auth": None,
                      "headers": {k.lower(): self.headers[k] for k in
@@ -1512,12 +1527,7 @@ class Server(http.server.ThreadingHTTPServer):
             try:
                 tls = self.ctx.wrap_socket(request, server_side=True)
             except (ssl.SSLError, OSError) as e:
-                reason = getattr(e, "reason", None) or str(e)
-                with self.app.lock:
-                    self.app.seq += 1
-                    self.app.log.append({"seq": self.app.seq, "kind": "tls_error", "listener": self.listener,
-                                         "error": str(reason)})
-                self.app.emit("fake_gsm: TLS handshake failed: %s" % reason)
+                self.note_conn_error(None, e)
                 return
             request = tls
         try:
@@ -1528,6 +1538,20 @@ class Server(http.server.ThreadingHTTPServer):
                     tls.close()
                 except OSError:
                     pass
+
+    def note_conn_error(self, conn, err):
+        """A connection that failed in TLS (handshake or later) or closed without a request."""
+        if err is None:
+            kind, reason = "no_request", "closed before sending a request"
+        else:
+            kind = "tls_error" if isinstance(err, ssl.SSLError) else "conn_error"
+            reason = str(getattr(err, "reason", None) or err)
+        with self.app.lock:
+            self.app.seq += 1
+            self.app.log.append({"seq": self.app.seq, "time": round(time.time(), 6), "kind": kind,
+                                 "listener": self.listener,
+                                 "conn": conn, "error": reason})
+        self.app.emit("fake_gsm: %s c%s %s" % (kind, conn, reason))
 
     def handle_error(self, request, client_address):
         self.app.emit("fake_gsm: handler error: %r" % (sys.exc_info()[1],))

@@ -143,7 +143,12 @@ gsm_start() {
 	export CLOUDSDK_CORE_DISABLE_USAGE_REPORTING=true
 	export CLOUDSDK_COMPONENT_MANAGER_DISABLE_UPDATE_CHECK=true
 	export CLOUDSDK_CORE_CHECK_GCE_METADATA=false
+	export CLOUDSDK_CORE_DISABLE_FILE_LOGGING=true
 	unset REQUESTS_CA_BUNDLE CURL_CA_BUNDLE
+	# hermetic: nothing from the host's environment reaches Google or a real proxy
+	unset GOOGLE_APPLICATION_CREDENTIALS GCE_METADATA_HOST GCE_METADATA_ROOT GCE_METADATA_IP \
+		CLOUDSDK_CORE_PROJECT GOOGLE_CLOUD_PROJECT SSL_CERT_FILE SSL_CERT_DIR \
+		HTTPS_PROXY https_proxy HTTP_PROXY http_proxy ALL_PROXY all_proxy NO_PROXY no_proxy
 	return 0
 }
 
@@ -294,21 +299,33 @@ Variables exported by gsm_start
   FAKE_GSM_DIR FAKE_GSM_PID FAKE_GSM_LOG FAKE_GSM_CERT_KIND
   CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE
   CLOUDSDK_AUTH_ACCESS_TOKEN_FILE CLOUDSDK_CONFIG CLOUDSDK_CORE_DISABLE_PROMPTS (+ usage
-  reporting, update check and GCE check off); REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE unset.
+  reporting, file logging, update check and GCE check off). Unset: REQUESTS_CA_BUNDLE
+  CURL_CA_BUNDLE GOOGLE_APPLICATION_CREDENTIALS GCE_METADATA_HOST/ROOT/IP CLOUDSDK_CORE_PROJECT
+  GOOGLE_CLOUD_PROJECT SSL_CERT_FILE SSL_CERT_DIR and every *_PROXY/*_proxy variable.
   Unset CLOUDSDK_AUTH_ACCESS_TOKEN_FILE to test the other auth sources.
+  Call gsm_start in the test's own shell (not in $(...) or a pipeline): the fake exits
+  when the shell that started it is gone.
 
 Control API (POST bodies are JSON; replies JSON unless noted)
   GET  state[?since=SEQ]  {"requests": GSM request count, "seq": N, "secrets": [{"name",
        "project", "projectNumber", "location", "secretId", "labels", "replication", "extra",
        "createTime", "etag", "versions": [{"version", "name", "state", "data" (base64),
        "dataCrc32c", "size", "clientSpecifiedPayloadChecksum", "createTime", "destroyTime"}]}],
-       "log": [{"seq", "n" (GSM index, 1-based; null for token/metadata), "kind"
-       (gsm|token|metadata|proxy|other|tls_error), "listener" (tls|plain), "conn" (TCP
-       connection id), "method", "path", "query", "status" (int, or "reset_before",
-       "reset_after(200)"), "fault", "auth" (file|control|sa:EMAIL|refresh:CLIENT|metadata),
-       "headers" {user-agent, content-type, transfer-encoding, connection, ...},
-       "body_kind" (length|chunked|none), "body" (create/patch request), "payload"
-       ({"dataCrc32c", "b64_len"} for addVersion; never the data)}], "faults", "config", ...}
+       "log": [{"seq" (arrival order), "n" (GSM request index, 1-based; null for others),
+       "time" (epoch seconds), "kind" (gsm|token|metadata|proxy|other), "listener"
+       (tls|plain), "conn" (TCP connection id: same id = keep-alive reuse), "method", "path"
+       (decoded, no query), "query", "status" (int, or "reset_before", "reset_after(200)"),
+       "fault" (action or null), "auth" (file|control|sa:EMAIL|refresh:CLIENT_ID|metadata),
+       "headers" {user-agent, content-type, transfer-encoding, connection, expect, ...},
+       "body_kind" (length|chunked|none), "body" (create/patch request JSON), "payload"
+       ({"dataCrc32c", "b64_len"} for addVersion; never the data), "grant_type" and "jwt"
+       ({"header", "claims"}) for /token}
+       plus connection-level entries {"seq", "time", "kind": "tls_error" (handshake or
+       TLS read failed; "error" = OpenSSL reason such as TLSV1_ALERT_UNKNOWN_CA) |
+       "no_request" (TLS connection closed before any request) | "conn_error", "conn", "error"}],
+       "faults", "config", "tokens_minted", "sa_keys", "refresh_clients"}
+       The log entry is recorded before the reply is written, so a client that got a reply
+       (or a reset_after) can query the state without racing.
   GET  log[?since=SEQ]    just the log list
   GET  secret/PROJECT/ID[?location=L]   one secret as in state
   GET  value/PROJECT/ID[/VERSION|latest][?location=L]  raw bytes (headers X-Fake-Version, X-Fake-State)
@@ -318,7 +335,8 @@ Control API (POST bodies are JSON; replies JSON unless noted)
   POST preload {"project": "ai-lab", "replace": false, "secrets": [{"id": "S", "project"?,
        "location"?, "labels"?, "replication"?, "versions": ["plain value", {"data": "v",
        "state": "DISABLED"}, {"data_b64": "...", "state": "ENABLED", "version": 7},
-       {"state": "DESTROYED"}]}]}   versions number 1.. in order unless "version" is given;
+       {"state": "DESTROYED"}, {"data": "x", "client_crc": false}]}]}   versions number 1.. in
+       order unless "version" is given (clientSpecifiedPayloadChecksum defaults to true);
        "versions": [] is a secret with no version; a preloaded id replaces an existing one.
   POST faults  [rule, ...] | {"rules": [...], "append": true}    (DELETE faults clears)
   GET  faults  the rules with their "fired" counts
@@ -349,7 +367,47 @@ Control API (POST bodies are JSON; replies JSON unless noted)
   GET|POST config        {"deny_projects": [...], "deny_permissions": {"ai-lab":
                          ["secretmanager.versions.access", "*"]}, "project_numbers": {"id": "num"},
                          "chunked": bool, "token_expires_in": 3599, "metadata_project": "ai-lab",
-                         "metadata_token": bool, "metadata_email": "..."}
+                         "metadata_token": bool (false: no service account, token 404),
+                         "metadata_email": "...", "accept_google_aud": true}
+
+Functions: gsm_start gsm_stop gsm_ctl gsm_state gsm_query gsm_value gsm_versions gsm_faults
+  gsm_log gsm_make_sa_key gsm_make_authorized_user (each described where it is defined).
+  FAKE_GSM_KEY_TYPE=ec makes P-256 certificates instead of RSA 2048; FAKE_GSM_KEEP=1 keeps
+  FAKE_GSM_DIR after gsm_stop.
+
+Secret Manager behaviour (global projects/P/secrets/... and projects/P/locations/L/secrets/...)
+  P may be the id or the number; replies name projects/NUMBER/... . Bearer token checked
+  first (401), then scope (403 without cloud-platform), then denials (403 "Permission 'X'
+  denied for resource 'R' (or it may not exist)."), then validation (400), then existence.
+  get/delete missing: 404 "Secret [NAME] not found."; access/version of a missing secret or
+  latest of a secret with no version: 404 "Secret [NAME] not found or has no versions.";
+  missing version N: 404 "Secret Version [NAME/versions/N] not found."; latest = highest
+  number whatever its state; access of a non-ENABLED version: 400 FAILED_PRECONDITION
+  "Secret Version [NAME/versions/N] is in DISABLED state."; create existing: 409
+  ALREADY_EXISTS; create needs exactly one of replication.automatic/userManaged (global)
+  and none (regional); unknown JSON fields and labels GSM refuses ([a-z][a-z0-9_-]{0,62})
+  give 400; payload.data is standard or URL-safe base64 (replies use standard, padded);
+  dataCrc32c (decimal string or number) is checked, a mismatch is 400; > 65536 bytes is
+  400; versions list is newest first, {} when empty, "totalSize", pageSize/pageToken;
+  disable/enable/destroy return the version (destroy wipes the data; a destroyed version
+  cannot be enabled or disabled: 400). JSON replies are pretty-printed, with Google's
+  headers (several Vary lines); unknown paths get Google's HTML 404 page.
+Token endpoint POST /token (form or JSON): JWT bearer: RS256 signature checked against the
+  registered keys of "iss" (kid preferred), aud = https://127.0.0.1:PORT/token,
+  https://localhost:PORT/token or https://oauth2.googleapis.com/token (the latter is what
+  gcloud sends; config accept_google_aud=false refuses it), iat < exp <= iat+3600, 5 min
+  skew, non-empty scope (tokens without cloud-platform get 403 at GSM); target_audience
+  without scope returns {"id_token"}. Errors: 400 invalid_grant ("Invalid JWT Signature.",
+  "Invalid grant: account not found", "Invalid JWT: Failed audience check...", "Invalid
+  JWT: Token must be a short-lived token (60 minutes)..."), 400 invalid_scope, 400
+  unsupported_grant_type; refresh_token: 401 invalid_client (unknown client or secret),
+  400 invalid_grant "Bad Request" (unknown refresh token).
+Metadata (plain listener, header Metadata-Flavor: Google required, else 403):
+  /computeMetadata/v1/instance/service-accounts/{default|EMAIL}/{token,email,scopes,identity}
+  and .../{default|EMAIL}/?recursive=true, instance/service-accounts/, project/project-id,
+  project/numeric-project-id, instance/zone, universe/universe-domain.
+--state-dir DIR: the state (secrets, keys, tokens, config; not the log) is written to
+  DIR/state.json after every change and read back at start, so a restarted fake keeps it.
 
 fake_gsm.py options: --cert --key --port-file [--plain-port-file] [--state-dir] [--tokens FILE]
   [--deny-projects a,b] [--project-number ID=NUM] [--chunked] [--log FILE] [--quiet]
