@@ -3093,7 +3093,7 @@ http_parse(const char *buf, size_t n, int eof, int connect, struct http_resp *r,
 		const char *b = p + hend;
 		size_t bn = avail - hend, total = 0, bend = 0;
 		if ((connect && r->status < 300) || r->status == 204 || r->status == 304) {
-			total = bend = 0;
+			chunked = 0;    /* no body, whatever the headers say */
 		} else if (chunked) {
 			int rc = http_chunks(b, bn, eof, NULL, &total, &bend, why);
 			if (rc != HP_DONE)
