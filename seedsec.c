@@ -5735,7 +5735,7 @@ push_key(struct gsm *g, struct values *vs, int k)
 	gsm_inspect(g, k, &gk);
 	char how[200];
 	missing_how(k, how, sizeof how);
-	const char *from, *val = NULL;
+	const char *from = NULL, *val = NULL;
 	if (!gk.exists || !gk.latest)
 		val = g->dry_run && keys[k].src == S_GEN ? "" : push_value(vs, k, &from);
 	else
