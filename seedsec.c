@@ -39,6 +39,22 @@
 #include <mbedtls/platform_util.h>
 #include <mbedtls/rsa.h>
 
+/* HTTP over TLS, Google auth, GSM */
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <mbedtls/error.h>
+#include <mbedtls/net_sockets.h>
+#include <mbedtls/pk.h>
+#include <mbedtls/sha256.h>
+#include <mbedtls/ssl.h>
+#include <mbedtls/x509_crt.h>
+#include <psa/crypto.h>
+
 /* ===================================================================== */
 /* Constants                                                              */
 /* ===================================================================== */
@@ -2718,15 +2734,2060 @@ yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 /* HTTP over TLS                                                          */
 /* ===================================================================== */
 
-/* (push: see the GSM section) */
+/*
+ * A small, strict HTTP/1.1 client for Google's APIs: one keep-alive
+ * connection at a time, TLS with verification always on, CONNECT through
+ * HTTPS_PROXY, plain HTTP only for the metadata server. The response parser
+ * works on a byte buffer (http_parse) so a fuzzer can drive it without a
+ * socket. Bodies may hold secrets (payloads, tokens): every buffer is wiped.
+ */
+
+#define HTTP_MAX_HEADER (64u << 10)   /* status line and headers (and trailers) */
+#define HTTP_MAX_BODY (1u << 20)      /* decoded body */
+#define HTTP_MAX_WIRE (HTTP_MAX_HEADER * 2 + HTTP_MAX_BODY * 2)  /* chunk framing too */
+#define HTTP_MAX_INTERIM 8            /* 1xx replies skipped before the real one */
+
+struct url {
+	int tls;
+	char host[256];
+	char port[8];
+	char path[1024];        /* without a trailing '/'; "" for the root */
+	int has_port;           /* the port was written out */
+};
+
+/* scheme://host[:port][/path]; no user info, query or fragment */
+static const char *
+url_parse(const char *s, struct url *u)
+{
+	memset(u, 0, sizeof *u);
+	if (!strncmp(s, "https://", 8)) {
+		u->tls = 1;
+		s += 8;
+	} else if (!strncmp(s, "http://", 7)) {
+		s += 7;
+	} else {
+		return "must start with https:// (or http:// for the metadata server)";
+	}
+	size_t hl;
+	const char *rest;
+	if (*s == '[') {
+		const char *e = strchr(s, ']');
+		if (!e)
+			return "unterminated [IPv6 address]";
+		hl = (size_t)(e - s - 1);
+		if (hl == 0 || hl >= sizeof u->host)
+			return "bad host";
+		memcpy(u->host, s + 1, hl);
+		rest = e + 1;
+	} else {
+		hl = strcspn(s, ":/?#@");
+		if (s[hl] == '@')
+			return "user names and passwords do not belong in the URL";
+		if (hl == 0 || hl >= sizeof u->host)
+			return "bad host";
+		memcpy(u->host, s, hl);
+		rest = s + hl;
+	}
+	for (const char *p = u->host; *p; p++)
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == ':' || *p == '_'))
+			return "bad character in the host";
+	snprintf(u->port, sizeof u->port, "%s", u->tls ? "443" : "80");
+	if (*rest == ':') {
+		size_t pl = strspn(rest + 1, "0123456789");
+		long port = pl && pl < 6 ? strtol(rest + 1, NULL, 10) : 0;
+		if (port < 1 || port > 65535)
+			return "bad port";
+		snprintf(u->port, sizeof u->port, "%ld", port);
+		u->has_port = 1;
+		rest += 1 + pl;
+	}
+	if (*rest && *rest != '/')
+		return "unexpected text after the host (no query or fragment allowed)";
+	size_t pl = strlen(rest);
+	while (pl > 0 && rest[pl - 1] == '/')
+		pl--;
+	if (pl >= sizeof u->path || strcspn(rest, "?# \t\r\n") < strlen(rest))
+		return "bad path";
+	memcpy(u->path, rest, pl);
+	return NULL;
+}
+
+/* host[:port] as in a Host header or CONNECT target */
+static void
+url_authority(const struct url *u, char *out, size_t n, int always_port)
+{
+	int v6 = strchr(u->host, ':') != NULL;
+	int def = !strcmp(u->port, u->tls ? "443" : "80");
+	snprintf(out, n, "%s%s%s%s%s", v6 ? "[" : "", u->host, v6 ? "]" : "",
+		 def && !always_port ? "" : ":", def && !always_port ? "" : u->port);
+}
+
+struct http_resp {
+	int status;
+	int close;              /* the server closes the connection after this reply */
+	long retry_after;       /* Retry-After in seconds, -1 if none */
+	char ctype[64];         /* Content-Type, lowercase, without parameters */
+	char *body;             /* decoded body, NUL-terminated; may hold a secret */
+	size_t n;
+};
+
+static void
+http_resp_free(struct http_resp *r)
+{
+	if (r->body)
+		sfree(r->body, r->n + 1);
+	memset(r, 0, sizeof *r);
+	r->retry_after = -1;
+}
+
+enum { HP_MORE = 0, HP_DONE = 1, HP_BAD = -1, HP_TRUNC = -2 };
+
+static int
+http_tchar(unsigned char c)
+{
+	return isalnum(c) || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+static int
+hdr_is(const char *name, size_t nl, const char *want)
+{
+	return strlen(want) == nl && !strncasecmp(name, want, nl);
+}
+
+/* offset just past the first CRLF at or after p (within max bytes), or 0 */
+static size_t
+crlf_end(const char *p, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++)
+		if (p[i] == '\r' && p[i + 1] == '\n')
+			return i + 2;
+	return 0;
+}
+
+/*
+ * Walk a chunked body starting at p; with out set, copy the data there.
+ * Returns HP_DONE (*total decoded bytes, *end = bytes consumed), HP_MORE,
+ * HP_TRUNC (eof first) or HP_BAD (*why).
+ */
+static int
+http_chunks(const char *p, size_t n, int eof, char *out, size_t *total, size_t *end,
+	    const char **why)
+{
+	size_t off = 0, sum = 0;
+	for (;;) {
+		size_t lim = n - off < 1024 ? n - off : 1024;
+		size_t le = crlf_end(p + off, lim);
+		if (!le) {
+			if (n - off >= 1024) {
+				*why = "chunk size line too long";
+				return HP_BAD;
+			}
+			return eof ? HP_TRUNC : HP_MORE;
+		}
+		const char *l = p + off;
+		size_t digits = 0, size = 0;
+		while (digits < le - 2 && isxdigit((unsigned char)l[digits])) {
+			if (digits == 8) {
+				*why = "chunk size too large";
+				return HP_BAD;
+			}
+			int c = (unsigned char)l[digits];
+			size = size * 16 + (size_t)(isdigit(c) ? c - '0' : tolower(c) - 'a' + 10);
+			digits++;
+		}
+		if (digits == 0) {
+			*why = "bad chunk size";
+			return HP_BAD;
+		}
+		for (size_t i = digits; i < le - 2; i++) {
+			unsigned char c = (unsigned char)l[i];
+			if ((i == digits && c != ';' && c != ' ' && c != '\t') || c < 0x20 || c == 0x7f) {
+				*why = "bad chunk extension";
+				return HP_BAD;
+			}
+		}
+		off += le;
+		if (size == 0)
+			break;
+		if (size > HTTP_MAX_BODY || sum + size > HTTP_MAX_BODY) {
+			*why = "body larger than 1 MiB";
+			return HP_BAD;
+		}
+		if (n - off < size + 2)
+			return eof ? HP_TRUNC : HP_MORE;
+		if (p[off + size] != '\r' || p[off + size + 1] != '\n') {
+			*why = "chunk data not followed by CRLF";
+			return HP_BAD;
+		}
+		if (out)
+			memcpy(out + sum, p + off, size);
+		sum += size;
+		off += size + 2;
+	}
+	/* trailer fields, then an empty line */
+	size_t tstart = off;
+	for (;;) {
+		size_t le = crlf_end(p + off, n - off);
+		if (!le) {
+			if (n - tstart > HTTP_MAX_HEADER) {
+				*why = "trailers larger than 64 KiB";
+				return HP_BAD;
+			}
+			return eof ? HP_TRUNC : HP_MORE;
+		}
+		for (size_t i = 0; i < le - 2; i++) {
+			unsigned char c = (unsigned char)p[off + i];
+			if ((c < 0x20 && c != '\t') || c == 0x7f) {
+				*why = "control character in a trailer";
+				return HP_BAD;
+			}
+		}
+		off += le;
+		if (le == 2)
+			break;
+		if (off - tstart > HTTP_MAX_HEADER) {
+			*why = "trailers larger than 64 KiB";
+			return HP_BAD;
+		}
+	}
+	*total = sum;
+	*end = off;
+	return HP_DONE;
+}
+
+/*
+ * Parse one HTTP/1.x response from buf[0..n). eof: the peer closed the
+ * connection after these bytes. connect: a reply to CONNECT (2xx has no
+ * body). Interim 1xx replies are skipped. Returns HP_DONE (r filled,
+ * *used = bytes consumed), HP_MORE (read more), HP_TRUNC (eof before the
+ * end) or HP_BAD (*why says what is wrong). Never reads past buf[n-1].
+ */
+static int
+http_parse(const char *buf, size_t n, int eof, int connect, struct http_resp *r, size_t *used,
+	   const char **why)
+{
+	size_t base = 0;
+	memset(r, 0, sizeof *r);
+	r->retry_after = -1;
+	*why = NULL;
+	for (int interim = 0;; interim++) {
+		const char *p = buf + base;
+		size_t avail = n - base, hend = 0;
+		size_t lim = avail < HTTP_MAX_HEADER ? avail : HTTP_MAX_HEADER;
+		for (size_t i = 0; i + 3 < lim; i++)
+			if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n') {
+				hend = i + 4;
+				break;
+			}
+		if (!hend) {
+			if (avail >= HTTP_MAX_HEADER) {
+				*why = "response headers larger than 64 KiB";
+				return HP_BAD;
+			}
+			return eof ? HP_TRUNC : HP_MORE;
+		}
+		/* status line: HTTP/1.x SP 3DIGIT [SP reason] */
+		size_t le = crlf_end(p, hend);
+		if (le < 14 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') ||
+		    p[8] != ' ' || !isdigit((unsigned char)p[9]) || !isdigit((unsigned char)p[10]) ||
+		    !isdigit((unsigned char)p[11]) || (p[12] != ' ' && p[12] != '\r')) {
+			*why = "not an HTTP/1.x status line";
+			return HP_BAD;
+		}
+		for (size_t i = 12; i < le - 2; i++) {
+			unsigned char c = (unsigned char)p[i];
+			if ((c < 0x20 && c != '\t') || c == 0x7f) {
+				*why = "control character in the status line";
+				return HP_BAD;
+			}
+		}
+		int http10 = p[7] == '0';
+		r->status = (p[9] - '0') * 100 + (p[10] - '0') * 10 + (p[11] - '0');
+		if (r->status < 100) {
+			*why = "bad status code";
+			return HP_BAD;
+		}
+		long clen = -1;
+		int chunked = 0, keepalive = 0;
+		r->close = http10;
+		r->retry_after = -1;
+		r->ctype[0] = 0;
+		size_t off = le;
+		while (off < hend - 2) {
+			const char *l = p + off;
+			size_t ll = crlf_end(l, hend - off) - 2;
+			if (l[0] == ' ' || l[0] == '\t') {
+				*why = "folded header line";
+				return HP_BAD;
+			}
+			size_t nl = 0;
+			while (nl < ll && http_tchar((unsigned char)l[nl]))
+				nl++;
+			if (nl == 0 || nl >= ll || l[nl] != ':') {
+				*why = "malformed header line";
+				return HP_BAD;
+			}
+			const char *v = l + nl + 1, *ve = l + ll;
+			for (const char *q = v; q < ve; q++)
+				if (((unsigned char)*q < 0x20 && *q != '\t') || *q == 0x7f) {
+					*why = "control character in a header value";
+					return HP_BAD;
+				}
+			while (v < ve && (*v == ' ' || *v == '\t'))
+				v++;
+			while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+				ve--;
+			size_t vl = (size_t)(ve - v);
+			if (hdr_is(l, nl, "Content-Length")) {
+				if (vl == 0 || vl > 10 || strspn(v, "0123456789") < vl) {
+					*why = "bad Content-Length";
+					return HP_BAD;
+				}
+				long x = 0;
+				for (size_t i = 0; i < vl; i++)
+					x = x * 10 + (v[i] - '0');
+				if (clen >= 0 && clen != x) {
+					*why = "conflicting Content-Length headers";
+					return HP_BAD;
+				}
+				clen = x;
+			} else if (hdr_is(l, nl, "Transfer-Encoding")) {
+				if (vl != 7 || strncasecmp(v, "chunked", 7) != 0 || chunked) {
+					*why = "unsupported Transfer-Encoding (only chunked)";
+					return HP_BAD;
+				}
+				chunked = 1;
+			} else if (hdr_is(l, nl, "Connection")) {
+				const char *q = v;
+				while (q < ve) {
+					size_t tl = 0;
+					while (q + tl < ve && q[tl] != ',')
+						tl++;
+					size_t a = 0, b = tl;
+					while (a < b && (q[a] == ' ' || q[a] == '\t'))
+						a++;
+					while (b > a && (q[b - 1] == ' ' || q[b - 1] == '\t'))
+						b--;
+					if (b - a == 5 && !strncasecmp(q + a, "close", 5))
+						r->close = 1;
+					if (b - a == 10 && !strncasecmp(q + a, "keep-alive", 10))
+						keepalive = 1;
+					q += tl + (q + tl < ve);
+				}
+			} else if (hdr_is(l, nl, "Retry-After")) {
+				if (vl > 0 && vl <= 6 && strspn(v, "0123456789") >= vl) {
+					long x = 0;
+					for (size_t i = 0; i < vl; i++)
+						x = x * 10 + (v[i] - '0');
+					r->retry_after = x;
+				}
+			} else if (hdr_is(l, nl, "Content-Type")) {
+				size_t i = 0;
+				while (i < vl && i + 1 < sizeof r->ctype && v[i] != ';' && v[i] != ' ') {
+					r->ctype[i] = (char)tolower((unsigned char)v[i]);
+					i++;
+				}
+				r->ctype[i] = 0;
+			}
+			off += ll + 2;
+		}
+		if (http10 && keepalive)
+			r->close = 0;
+		if (r->status < 200) {
+			if (r->status == 101 || interim >= HTTP_MAX_INTERIM) {
+				*why = r->status == 101 ? "unexpected protocol switch" : "too many interim replies";
+				return HP_BAD;
+			}
+			base += hend;
+			continue;
+		}
+		if (chunked && clen >= 0) {
+			*why = "both Content-Length and Transfer-Encoding";
+			return HP_BAD;
+		}
+		const char *b = p + hend;
+		size_t bn = avail - hend, total = 0, bend = 0;
+		if ((connect && r->status < 300) || r->status == 204 || r->status == 304) {
+			chunked = 0;    /* no body, whatever the headers say */
+		} else if (chunked) {
+			int rc = http_chunks(b, bn, eof, NULL, &total, &bend, why);
+			if (rc != HP_DONE)
+				return rc;
+		} else if (clen >= 0) {
+			if (clen > (long)HTTP_MAX_BODY) {
+				*why = "body larger than 1 MiB";
+				return HP_BAD;
+			}
+			if (bn < (size_t)clen)
+				return eof ? HP_TRUNC : HP_MORE;
+			total = bend = (size_t)clen;
+		} else {
+			/* no length: the body ends when the server closes */
+			if (bn > HTTP_MAX_BODY) {
+				*why = "body larger than 1 MiB";
+				return HP_BAD;
+			}
+			if (!eof)
+				return HP_MORE;
+			total = bend = bn;
+			r->close = 1;
+		}
+		r->body = xmalloc(total + 1);
+		if (chunked) {
+			size_t t2, e2;
+			http_chunks(b, bn, eof, r->body, &t2, &e2, why);
+		} else if (total) {
+			memcpy(r->body, b, total);
+		}
+		r->body[total] = 0;
+		r->n = total;
+		*used = base + hend + bend;
+		return HP_DONE;
+	}
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+enum { HE_OK = 0, HE_CONNECT, HE_IO, HE_PROTO };
+
+struct http {
+	int timeout_ms;
+	const char *ca_file;            /* --ca-file */
+	int tls_ready;
+	mbedtls_ssl_config conf;
+	mbedtls_x509_crt ca;
+	char ca_source[PATH_MAX + 64];  /* where the trusted CAs came from, for messages */
+	/* the one connection */
+	int fd;                         /* -1: none */
+	int tls, ssl_ready, reused;
+	struct url origin;              /* what fd talks to (through a proxy or not) */
+	mbedtls_net_context net;
+	mbedtls_ssl_context ssl;
+	unsigned long requests, connects;
+};
+
+static int psa_ready;
+
+static void
+http_init(struct http *h, int timeout_s, const char *ca_file)
+{
+	memset(h, 0, sizeof *h);
+	h->timeout_ms = timeout_s * 1000;
+	h->ca_file = ca_file;
+	h->fd = -1;
+}
+
+static void
+http_close(struct http *h)
+{
+	if (h->ssl_ready) {
+		if (h->fd >= 0)
+			mbedtls_ssl_close_notify(&h->ssl);
+		mbedtls_ssl_free(&h->ssl);
+		h->ssl_ready = 0;
+	}
+	if (h->fd >= 0)
+		close(h->fd);
+	h->fd = -1;
+	h->tls = 0;
+	h->reused = 0;
+}
+
+static void
+http_free(struct http *h)
+{
+	http_close(h);
+	if (h->tls_ready) {
+		mbedtls_ssl_config_free(&h->conf);
+		mbedtls_x509_crt_free(&h->ca);
+		h->tls_ready = 0;
+	}
+}
+
+static int
+ca_count(const mbedtls_x509_crt *c)
+{
+	int n = 0;
+	for (; c && c->raw.len; c = c->next)
+		n++;
+	return n;
+}
+
+/* load one CA source; 1 if it gave at least one certificate */
+static int
+ca_load(struct http *h, const char *path, int dir, const char *label, int must)
+{
+	int before = ca_count(&h->ca);
+	int r = dir ? mbedtls_x509_crt_parse_path(&h->ca, path)
+		    : mbedtls_x509_crt_parse_file(&h->ca, path);
+	int got = ca_count(&h->ca) - before;
+	if (got > 0) {
+		size_t l = strlen(h->ca_source);
+		snprintf(h->ca_source + l, sizeof h->ca_source - l, "%s%s (%d certificate%s)",
+			 l ? ", " : "", label, got, got == 1 ? "" : "s");
+		return 1;
+	}
+	if (must) {
+		char e[128] = "no usable certificate in it";
+		if (r < 0)
+			mbedtls_strerror(r, e, sizeof e);
+		fatal("can't load trusted CA certificates from %s: %s", label, e);
+	}
+	return 0;
+}
+
+/*
+ * Trusted CAs: --ca-file; else CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE (gcloud's
+ * own setting); else SSL_CERT_FILE and/or SSL_CERT_DIR; else the first
+ * system bundle that exists. A source the user named must load.
+ */
+static void
+http_tls_setup(struct http *h)
+{
+	if (h->tls_ready)
+		return;
+	if (!psa_ready) {
+		if (psa_crypto_init() != PSA_SUCCESS)
+			fatal("can't initialise PSA crypto for TLS");
+		psa_ready = 1;
+	}
+	rng_init();
+	mbedtls_x509_crt_init(&h->ca);
+	mbedtls_ssl_config_init(&h->conf);
+	h->tls_ready = 1;
+	char label[PATH_MAX + 48];
+	const char *gc = getenv("CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE");
+	const char *sf = getenv("SSL_CERT_FILE"), *sd = getenv("SSL_CERT_DIR");
+	if (h->ca_file) {
+		snprintf(label, sizeof label, "--ca-file %s", h->ca_file);
+		ca_load(h, h->ca_file, 0, label, 1);
+	} else if (gc && *gc) {
+		snprintf(label, sizeof label, "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE=%s", gc);
+		ca_load(h, gc, 0, label, 1);
+	} else if ((sf && *sf) || (sd && *sd)) {
+		int any = 0;
+		if (sf && *sf) {
+			snprintf(label, sizeof label, "SSL_CERT_FILE=%s", sf);
+			any |= ca_load(h, sf, 0, label, !(sd && *sd));
+		}
+		if (sd && *sd) {
+			char tmp[PATH_MAX];
+			snprintf(tmp, sizeof tmp, "%s", sd);
+			for (char *s = strtok(tmp, ":"); s; s = strtok(NULL, ":")) {
+				snprintf(label, sizeof label, "SSL_CERT_DIR=%s", s);
+				any |= ca_load(h, s, 1, label, 0);
+			}
+		}
+		if (!any)
+			fatal("can't load trusted CA certificates from SSL_CERT_FILE/SSL_CERT_DIR");
+	} else {
+		static const char *const bundles[] = {
+			"/etc/ssl/certs/ca-certificates.crt",   /* Debian, Ubuntu, Alpine, Arch */
+			"/etc/pki/tls/certs/ca-bundle.crt",     /* Fedora, RHEL */
+			"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+			"/etc/ssl/ca-bundle.pem",               /* openSUSE */
+			"/etc/ssl/cert.pem",                    /* Alpine, BSD, macOS */
+			"/etc/pki/tls/cacert.pem",
+		};
+		int any = 0;
+		for (size_t i = 0; i < sizeof bundles / sizeof bundles[0] && !any; i++)
+			if (access(bundles[i], R_OK) == 0)
+				any = ca_load(h, bundles[i], 0, bundles[i], 0);
+		if (!any && access("/etc/ssl/certs", R_OK) == 0)
+			any = ca_load(h, "/etc/ssl/certs", 1, "/etc/ssl/certs", 0);
+		if (!any)
+			fatal("no trusted CA certificates found (looked at the usual bundles and "
+			      "/etc/ssl/certs): pass --ca-file, or set SSL_CERT_FILE or SSL_CERT_DIR");
+	}
+	int r = mbedtls_ssl_config_defaults(&h->conf, MBEDTLS_SSL_IS_CLIENT,
+					    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+	if (r != 0)
+		fatal("TLS configuration failed (-0x%04x)", (unsigned)-r);
+	mbedtls_ssl_conf_authmode(&h->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
+	mbedtls_ssl_conf_ca_chain(&h->conf, &h->ca, NULL);
+	mbedtls_ssl_conf_rng(&h->conf, mbedtls_ctr_drbg_random, &drbg);
+	mbedtls_ssl_conf_read_timeout(&h->conf, (uint32_t)h->timeout_ms);
+	mbedtls_ssl_conf_min_tls_version(&h->conf, MBEDTLS_SSL_VERSION_TLS1_2);
+}
+
+/* TCP connect with a timeout; fd or -1 with err set */
+static int
+tcp_connect(const char *host, const char *port, int timeout_ms, char *err, size_t errn)
+{
+	struct addrinfo hints = {0}, *res = NULL;
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	int g = getaddrinfo(host, port, &hints, &res);
+	if (g != 0) {
+		snprintf(err, errn, "can't resolve %s: %s", host, gai_strerror(g));
+		return -1;
+	}
+	int fd = -1, e = 0;
+	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+		if (fd < 0) {
+			e = errno;
+			continue;
+		}
+		if (connect(fd, a->ai_addr, a->ai_addrlen) != 0) {
+			e = errno;
+			if (e == EINPROGRESS) {
+				struct pollfd pf = {fd, POLLOUT, 0};
+				int pr;
+				do
+					pr = poll(&pf, 1, timeout_ms);
+				while (pr < 0 && errno == EINTR);
+				socklen_t sl = sizeof e;
+				if (pr == 0)
+					e = ETIMEDOUT;
+				else if (pr < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) != 0)
+					e = errno;
+			}
+			if (e != 0) {
+				close(fd);
+				fd = -1;
+			}
+		}
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		snprintf(err, errn, "can't connect to %s port %s: %s", host, port,
+			 e == ETIMEDOUT ? "timed out (see --timeout)" : strerror(e));
+		return -1;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
+	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return fd;
+}
+
+/* raw I/O on the current connection: > 0 bytes, 0 eof, -1 error, -2 timeout */
+static long
+conn_read(struct http *h, char *p, size_t n)
+{
+	if (h->tls) {
+		for (;;) {
+			int r = mbedtls_ssl_read(&h->ssl, (unsigned char *)p, n);
+			if (r > 0)
+				return r;
+			if (r == 0 || r == MBEDTLS_ERR_SSL_PEER_CLOSE_NOTIFY)
+				return 0;
+			if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+				continue;
+			return r == MBEDTLS_ERR_SSL_TIMEOUT ? -2 : -1;
+		}
+	}
+	struct pollfd pf = {h->fd, POLLIN, 0};
+	int pr;
+	do
+		pr = poll(&pf, 1, h->timeout_ms);
+	while (pr < 0 && errno == EINTR);
+	if (pr == 0)
+		return -2;
+	ssize_t r;
+	do
+		r = read(h->fd, p, n);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -1 : (long)r;
+}
+
+static int
+conn_write(struct http *h, const char *p, size_t n)
+{
+	while (n > 0) {
+		long w;
+		if (h->tls) {
+			int r = mbedtls_ssl_write(&h->ssl, (const unsigned char *)p, n);
+			if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+				continue;
+			w = r;
+		} else {
+			ssize_t r;
+			do
+				r = write(h->fd, p, n);
+			while (r < 0 && errno == EINTR);
+			w = (long)r;
+		}
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+/*
+ * Is a kept-alive connection still usable? Nothing may arrive unasked on
+ * HTTP/1.1; a readable socket means the server closed it, except for TLS
+ * post-handshake messages (TLS 1.3 tickets), which a short read consumes.
+ */
+static int
+conn_alive(struct http *h)
+{
+	struct pollfd pf = {h->fd, POLLIN, 0};
+	if (poll(&pf, 1, 0) == 0)
+		return 1;
+	if (!h->tls)
+		return 0;
+	unsigned char c;
+	mbedtls_ssl_conf_read_timeout(&h->conf, 1);
+	int r = mbedtls_ssl_read(&h->ssl, &c, 1);
+	mbedtls_ssl_conf_read_timeout(&h->conf, (uint32_t)h->timeout_ms);
+	return r == MBEDTLS_ERR_SSL_TIMEOUT || r == MBEDTLS_ERR_SSL_WANT_READ;
+}
+
+/* NO_PROXY / no_proxy: "*", host names (a leading dot or not: suffix match), IPs */
+static int
+no_proxy_match(const char *host)
+{
+	const char *np = getenv("NO_PROXY");
+	if (!np || !*np)
+		np = getenv("no_proxy");
+	if (!np || !*np)
+		return 0;
+	char tmp[4096];
+	snprintf(tmp, sizeof tmp, "%s", np);
+	size_t hl = strlen(host);
+	for (char *s = strtok(tmp, ", \t"); s; s = strtok(NULL, ", \t")) {
+		if (!strcmp(s, "*"))
+			return 1;
+		if (s[0] == '*' && s[1] == '.')
+			s++;
+		if (s[0] == '.')
+			s++;
+		char *colon = strrchr(s, ':');
+		if (colon && !strchr(s, ']') && strchr(s, ':') == colon)
+			*colon = 0;   /* host:port -> host */
+		if (s[0] == '[') {
+			s++;
+			char *e = strchr(s, ']');
+			if (e)
+				*e = 0;
+		}
+		size_t sl = strlen(s);
+		if (!sl)
+			continue;
+		if (!strcasecmp(s, host))
+			return 1;
+		if (hl > sl && host[hl - sl - 1] == '.' && !strcasecmp(host + hl - sl, s))
+			return 1;
+	}
+	return 0;
+}
+
+static void
+pct_decode(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (s[0] == '%' && isxdigit((unsigned char)s[1]) && isxdigit((unsigned char)s[2])) {
+			char hx[3] = {s[1], s[2], 0};
+			*o++ = (char)strtol(hx, NULL, 16);
+			s += 2;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = 0;
+}
+
+/*
+ * The proxy for an https origin, if any: HTTPS_PROXY or https_proxy,
+ * http://[user:pass@]host[:port] (default port 1080, as curl). *auth gets
+ * a Basic credential (wiped by the caller) when the URL has user info.
+ */
+static int
+proxy_for(const struct url *u, struct url *px, char **auth)
+{
+	*auth = NULL;
+	if (!u->tls)
+		return 0;
+	const char *e = getenv("HTTPS_PROXY");
+	const char *name = "HTTPS_PROXY";
+	if (!e || !*e) {
+		e = getenv("https_proxy");
+		name = "https_proxy";
+	}
+	if (!e || !*e || no_proxy_match(u->host))
+		return 0;
+	char tmp[2048];
+	if ((size_t)snprintf(tmp, sizeof tmp, "%s%s", strstr(e, "://") ? "" : "http://", e) >=
+	    sizeof tmp)
+		fatal("%s is too long", name);
+	if (!strncmp(tmp, "https://", 8))
+		fatal("%s: only http:// proxies are supported (TLS to the proxy is not)", name);
+	char *at = strchr(tmp + 7, '@'), *slash = strchr(tmp + 7, '/');
+	if (at && (!slash || at < slash)) {
+		*at = 0;
+		char *cred = xstrdup(tmp + 7);
+		pct_decode(cred);
+		char *b = b64_encode((unsigned char *)cred, strlen(cred));
+		sfree_str(cred);
+		size_t bl = strlen(b) + 8;
+		*auth = xmalloc(bl);
+		snprintf(*auth, bl, "Basic %s", b);
+		sfree_str(b);
+		memmove(tmp + 7, at + 1, strlen(at + 1) + 1);
+	}
+	const char *why = url_parse(tmp, px);
+	zeroize(tmp, sizeof tmp);
+	if (why) {
+		sfree_str(*auth);
+		*auth = NULL;
+		fatal("%s: not a proxy URL: %s", name, why);
+	}
+	if (!px->has_port)
+		snprintf(px->port, sizeof px->port, "1080");
+	return 1;
+}
+
+/* open a connection to u (through the proxy for https if one is set) */
+static int
+http_connect(struct http *h, const struct url *u, char *err, size_t errn)
+{
+	struct url px;
+	char *pauth = NULL;
+	int proxied = proxy_for(u, &px, &pauth);
+	const struct url *dial = proxied ? &px : u;
+	int tmo = h->timeout_ms;
+	h->fd = tcp_connect(dial->host, dial->port, tmo, err, errn);
+	if (h->fd < 0) {
+		sfree_str(pauth);
+		if (proxied) {
+			size_t l = strlen(err);
+			snprintf(err + l, errn - l, " (the proxy from HTTPS_PROXY)");
+		}
+		return HE_CONNECT;
+	}
+	h->connects++;
+	h->origin = *u;
+	h->tls = 0;
+	if (proxied) {
+		char auth[300];
+		url_authority(u, auth, sizeof auth, 1);
+		struct buf q = {0};
+		buf_printf(&q, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: seedsec/%s\r\n", auth,
+			   auth, SEEDSEC_VERSION);
+		if (pauth)
+			buf_printf(&q, "Proxy-Authorization: %s\r\n", pauth);
+		buf_puts(&q, "\r\n");
+		sfree_str(pauth);
+		int w = conn_write(h, q.p, q.n);
+		buf_free(&q);
+		struct buf in = {0};
+		struct http_resp r;
+		int rc = HP_MORE, eof = 0;
+		size_t used = 0;
+		const char *why = "closed";
+		while (w == 0) {
+			rc = in.n ? http_parse(in.p, in.n, eof, 1, &r, &used, &why) : (eof ? HP_TRUNC : HP_MORE);
+			if (rc != HP_MORE)
+				break;
+			buf_grow(&in, 4096);
+			long g = conn_read(h, in.p + in.n, 4096);
+			if (g < 0) {
+				why = g == -2 ? "timed out" : "connection reset";
+				rc = HP_TRUNC;
+				break;
+			}
+			if (g == 0)
+				eof = 1;
+			in.n += (size_t)(g > 0 ? g : 0);
+		}
+		buf_free(&in);
+		if (w != 0 || rc != HP_DONE) {
+			snprintf(err, errn, "proxy %.64s:%s: CONNECT %.100s failed: %s", px.host, px.port, auth,
+				 w ? "can't send" : why);
+			http_close(h);
+			return rc == HP_BAD ? HE_PROTO : HE_CONNECT;
+		}
+		int st = r.status;
+		http_resp_free(&r);
+		if (st < 200 || st > 299) {
+			http_close(h);
+			fatal("proxy %s:%s (HTTPS_PROXY) refused CONNECT %s: HTTP %d%s", px.host, px.port,
+			      auth, st, st == 407 ? " (proxy authentication required: put user:password "
+						    "in the proxy URL)" : "");
+		}
+	}
+	if (!u->tls)
+		return HE_OK;
+	http_tls_setup(h);
+	mbedtls_ssl_init(&h->ssl);
+	h->ssl_ready = 1;
+	int r = mbedtls_ssl_setup(&h->ssl, &h->conf);
+	if (r == 0)
+		r = mbedtls_ssl_set_hostname(&h->ssl, u->host);
+	if (r != 0)
+		fatal("TLS setup failed (-0x%04x)", (unsigned)-r);
+	h->net.fd = h->fd;
+	mbedtls_ssl_set_bio(&h->ssl, &h->net, mbedtls_net_send, NULL, mbedtls_net_recv_timeout);
+	h->tls = 1;
+	while ((r = mbedtls_ssl_handshake(&h->ssl)) != 0) {
+		if (r == MBEDTLS_ERR_SSL_WANT_READ || r == MBEDTLS_ERR_SSL_WANT_WRITE)
+			continue;
+		uint32_t flags = mbedtls_ssl_get_verify_result(&h->ssl);
+		char auth[300];
+		url_authority(u, auth, sizeof auth, 1);
+		if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || (flags != 0 && flags != (uint32_t)-1)) {
+			char info[512];
+			mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
+			for (char *p = info; *p; p++)
+				if (*p == '\n')
+					*p = *(p + 1) ? ';' : 0;
+			http_close(h);
+			fatal("TLS: refusing %s: its certificate does not verify: %s (trusted CAs "
+			      "from %s); %s", auth, info, h->ca_source,
+			      flags & MBEDTLS_X509_BADCERT_CN_MISMATCH
+			      ? "the certificate is for another host name: check the endpoint URL "
+				"(or what intercepts the connection)"
+			      : "pass --ca-file with the CA that signed the server's certificate");
+		}
+		char e[160];
+		mbedtls_strerror(r, e, sizeof e);
+		snprintf(err, errn, "TLS handshake with %s failed: %s", auth, e);
+		http_close(h);
+		return r == MBEDTLS_ERR_SSL_TIMEOUT || r == MBEDTLS_ERR_NET_RECV_FAILED ||
+			       r == MBEDTLS_ERR_NET_CONN_RESET || r == MBEDTLS_ERR_NET_SEND_FAILED
+		       ? HE_CONNECT : HE_PROTO;
+	}
+	return HE_OK;
+}
+
+/*
+ * One request and its response over the kept-alive connection (opened or
+ * reopened as needed). headers: extra "Name: value" lines, NULL-terminated.
+ * HE_CONNECT: never sent (safe to retry); HE_IO: sent, then reset, timed
+ * out or cut short (the server may have acted on it); HE_PROTO: a reply
+ * that is not HTTP. err gets the reason; it never holds the request.
+ */
+static int
+http_request(struct http *h, const char *method, const struct url *u, const char *target,
+	     const char *const *headers, const char *body, size_t bodyn, struct http_resp *r,
+	     char *err, size_t errn)
+{
+	memset(r, 0, sizeof *r);
+	r->retry_after = -1;
+	if (h->fd >= 0 && (strcmp(h->origin.host, u->host) || strcmp(h->origin.port, u->port) ||
+			   h->origin.tls != u->tls || !conn_alive(h)))
+		http_close(h);
+	for (int attempt = 0;; attempt++) {
+		if (h->fd < 0) {
+			int rc = http_connect(h, u, err, errn);
+			if (rc != HE_OK)
+				return rc;
+		}
+		int reused = h->reused;
+		char auth[300];
+		url_authority(u, auth, sizeof auth, 0);
+		struct buf q = {0};
+		buf_printf(&q, "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: seedsec/%s\r\n", method,
+			   *target == '/' ? "" : "/", target, auth, SEEDSEC_VERSION);
+		for (size_t i = 0; headers && headers[i]; i++)
+			buf_printf(&q, "%s\r\n", headers[i]);
+		if (body || !strcmp(method, "POST"))
+			buf_printf(&q, "Content-Length: %zu\r\n", bodyn);
+		buf_puts(&q, "\r\n");
+		if (bodyn)
+			buf_add(&q, body, bodyn);
+		h->requests++;
+		h->reused = 1;
+		int w = conn_write(h, q.p, q.n);
+		buf_free(&q);
+		struct buf in = {0};
+		int eof = 0, rc = HP_MORE;
+		size_t used = 0;
+		const char *why = NULL;
+		long got = 0;
+		if (w == 0) {
+			for (;;) {
+				if (in.n || eof) {
+					rc = in.n ? http_parse(in.p, in.n, eof, 0, r, &used, &why) : HP_TRUNC;
+					if (rc != HP_MORE)
+						break;
+				}
+				if (in.n >= HTTP_MAX_WIRE) {
+					rc = HP_BAD;
+					why = "response too large";
+					break;
+				}
+				buf_grow(&in, 16384);
+				got = conn_read(h, in.p + in.n, 16384);
+				if (got < 0) {
+					rc = HP_TRUNC;
+					break;
+				}
+				if (got == 0)
+					eof = 1;
+				in.n += (size_t)got;
+			}
+		}
+		size_t received = in.n;
+		int leftover = rc == HP_DONE && used < in.n;
+		buf_free(&in);
+		if (rc == HP_DONE && !leftover) {
+			if (r->close || eof)
+				http_close(h);
+			return HE_OK;
+		}
+		if (rc == HP_DONE)
+			http_resp_free(r);
+		http_close(h);
+		char a2[300];
+		url_authority(u, a2, sizeof a2, 1);
+		/* a kept-alive GET the server dropped before answering: once more (a POST
+		 * may have been acted on: the caller decides) */
+		if (reused && received == 0 && attempt == 0 && got != -2 && !strcmp(method, "GET"))
+			continue;
+		if (leftover || rc == HP_BAD) {
+			snprintf(err, errn, "%s %s: malformed HTTP response: %s", method, a2,
+				 leftover ? "data after the response" : why);
+			return HE_PROTO;
+		}
+		snprintf(err, errn, "%s %s: %s", method, a2,
+			 w != 0 ? "connection lost while sending" :
+			 got == -2 ? "no response in time (see --timeout)" :
+			 received ? "connection closed in the middle of the response" :
+			 "connection closed or reset without a response");
+		return HE_IO;
+	}
+}
+
+/* capped exponential backoff with jitter: 250 ms, 500 ms, ... 8 s (or Retry-After, <= 30 s) */
+static void
+backoff_sleep(int attempt, long retry_after)
+{
+	long ms = 250L << (attempt < 5 ? attempt : 5);
+	if (ms > 8000)
+		ms = 8000;
+	unsigned char j[2];
+	rand_bytes(j, sizeof j);
+	ms = ms / 2 + (long)((ms / 2) * ((unsigned)j[0] << 8 | j[1]) / 65535);
+	if (retry_after >= 0)
+		ms = (retry_after > 30 ? 30 : retry_after) * 1000 + ms / 4;
+	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+/* a reply's JSON body as a tree, or NULL if it is not JSON */
+static struct node *
+reply_json(const struct http_resp *r, const char *what)
+{
+	size_t i = 0;
+	while (i < r->n && isspace((unsigned char)r->body[i]))
+		i++;
+	if (i == r->n || (r->body[i] != '{' && r->body[i] != '['))
+		return NULL;
+	struct docs ds = {0};
+	json_parse(r->body, r->n, what, &ds);
+	struct node *root = NULL;
+	if (ds.n == 1) {
+		root = ds.d[0].root;
+		ds.d[0].root = NULL;
+	}
+	docs_free(&ds);
+	return root;
+}
+
+/* what a failed reply says, for a message: never request data */
+static void
+reply_reason(const struct http_resp *r, char *out, size_t n)
+{
+	struct node *j = reply_json(r, "error reply");
+	const struct node *e = map_get(j, "error");
+	const char *msg = NULL, *st = NULL;
+	if (e && e->kind == N_MAP) {
+		msg = map_str(e, "message");
+		st = map_str(e, "status");
+	} else if (e && e->kind == N_SCALAR) {
+		st = e->s;   /* OAuth: {"error": "invalid_grant", "error_description": ...} */
+		msg = map_str(j, "error_description");
+	}
+	if (msg || st) {
+		snprintf(out, n, "HTTP %d%s%s%s%.300s", r->status, st ? " " : "", st ? st : "",
+			 msg ? ": " : "", msg ? msg : "");
+	} else if (strstr(r->ctype, "html")) {
+		snprintf(out, n, "HTTP %d with an HTML page (wrong endpoint URL or path?)", r->status);
+	} else {
+		snprintf(out, n, "HTTP %d", r->status);
+	}
+	for (char *p = out; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = ' ';
+	node_free(j);
+}
 
 /* ===================================================================== */
 /* Google auth                                                            */
 /* ===================================================================== */
 
+/*
+ * An OAuth access token, from the first source that applies: a token file
+ * (--token-file, CLOUDSDK_AUTH_ACCESS_TOKEN_FILE); a credentials file
+ * (--credentials, GOOGLE_APPLICATION_CREDENTIALS): a service_account key
+ * (an RS256 JWT exchanged at its token_uri) or an authorized_user (refresh
+ * token grant); else the metadata server (GCE_METADATA_HOST overrides the
+ * host). Tokens, keys and refresh tokens are secrets: wiped after use,
+ * never printed.
+ */
+
+#define GOOGLE_TOKEN_URI "https://oauth2.googleapis.com/token"
+#define CLOUD_PLATFORM_SCOPE "https://www.googleapis.com/auth/cloud-platform"
+#define METADATA_HOST "metadata.google.internal"
+#define JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
+
+enum auth_kind { AUTH_FILE, AUTH_SERVICE_ACCOUNT, AUTH_USER, AUTH_METADATA };
+
+struct auth {
+	enum auth_kind kind;
+	char source[PATH_MAX + 64];     /* for messages: where the token comes from */
+	char *path;                     /* token file */
+	char *token;                    /* the access token (secret) */
+	struct url token_url;           /* service account, authorized user */
+	char *token_uri;                /* as written: the JWT's audience */
+	char *email, *key_id;           /* service account */
+	mbedtls_pk_context pk;
+	int pk_ready;
+	char *client_id, *client_secret, *refresh;  /* authorized user (secret, refresh) */
+	struct url md;                  /* metadata server */
+	unsigned long fetches;
+};
+
+static void
+auth_free(struct auth *a)
+{
+	sfree_str(a->token);
+	free(a->path);
+	free(a->token_uri);
+	free(a->email);
+	free(a->key_id);
+	free(a->client_id);
+	sfree_str(a->client_secret);
+	sfree_str(a->refresh);
+	if (a->pk_ready)
+		mbedtls_pk_free(&a->pk);
+	memset(a, 0, sizeof *a);
+}
+
+/* a token as Google issues it: printable ASCII, no spaces, bounded */
+static int
+token_ok(const char *t, size_t n)
+{
+	if (n == 0 || n > 4096)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (t[i] <= 0x20 || t[i] >= 0x7f)
+			return 0;
+	return 1;
+}
+
+static const char *
+cred_str(const struct node *j, const char *key, const char *path, int need)
+{
+	const struct node *v = map_get(j, key);
+	if (v && (v->kind != N_SCALAR || !v->quoted))
+		fatal("credentials file %s: \"%s\" is not a string", path, key);
+	if (need && (!v || !v->len))
+		fatal("credentials file %s: no \"%s\"", path, key);
+	return v ? v->s : NULL;
+}
+
+static void
+auth_token_uri(struct auth *a, const char *uri, const char *path)
+{
+	a->token_uri = xstrdup(uri && *uri ? uri : GOOGLE_TOKEN_URI);
+	const char *why = url_parse(a->token_uri, &a->token_url);
+	if (!why && !a->token_url.tls)
+		why = "must be https://";
+	if (why)
+		fatal("credentials file %s: token_uri: %s", path, why);
+}
+
+static void
+auth_setup(struct auth *a, const char *token_file, const char *credentials)
+{
+	memset(a, 0, sizeof *a);
+	const char *tf = token_file, *tsrc = "--token-file";
+	if (!tf || !*tf) {
+		tf = getenv("CLOUDSDK_AUTH_ACCESS_TOKEN_FILE");
+		tsrc = "CLOUDSDK_AUTH_ACCESS_TOKEN_FILE";
+	}
+	if (tf && *tf) {
+		a->kind = AUTH_FILE;
+		a->path = xstrdup(tf);
+		snprintf(a->source, sizeof a->source, "the token file %s (%s)", tf, tsrc);
+		return;
+	}
+	const char *cf = credentials, *csrc = "--credentials";
+	if (!cf || !*cf) {
+		cf = getenv("GOOGLE_APPLICATION_CREDENTIALS");
+		csrc = "GOOGLE_APPLICATION_CREDENTIALS";
+	}
+	if (cf && *cf) {
+		size_t n;
+		char *src = read_file(cf, &n, "credentials file");
+		struct docs ds = {0};
+		json_parse(src, n, cf, &ds);
+		sfree(src, n);
+		struct node *j = ds.n == 1 ? ds.d[0].root : NULL;
+		if (!j || j->kind != N_MAP)
+			fatal("credentials file %s: expected one JSON object", cf);
+		const char *type = cred_str(j, "type", cf, 1);
+		if (!strcmp(type, "service_account")) {
+			a->kind = AUTH_SERVICE_ACCOUNT;
+			a->email = xstrdup(cred_str(j, "client_email", cf, 1));
+			const char *kid = cred_str(j, "private_key_id", cf, 0);
+			a->key_id = kid && *kid ? xstrdup(kid) : NULL;
+			auth_token_uri(a, cred_str(j, "token_uri", cf, 0), cf);
+			const char *pem = cred_str(j, "private_key", cf, 1);
+			rng_init();
+			mbedtls_pk_init(&a->pk);
+			a->pk_ready = 1;
+			int r = mbedtls_pk_parse_key(&a->pk, (const unsigned char *)pem, strlen(pem) + 1,
+						     NULL, 0, mbedtls_ctr_drbg_random, &drbg);
+			if (r != 0) {
+				char e[128];
+				mbedtls_strerror(r, e, sizeof e);
+				docs_free(&ds);
+				fatal("credentials file %s: can't read private_key: %s", cf, e);
+			}
+			if (mbedtls_pk_get_type(&a->pk) != MBEDTLS_PK_RSA)
+				fatal("credentials file %s: private_key is not an RSA key", cf);
+			snprintf(a->source, sizeof a->source, "the service account %s (%s %s)",
+				 a->email, csrc, cf);
+		} else if (!strcmp(type, "authorized_user")) {
+			a->kind = AUTH_USER;
+			a->client_id = xstrdup(cred_str(j, "client_id", cf, 1));
+			a->client_secret = xstrdup(cred_str(j, "client_secret", cf, 1));
+			a->refresh = xstrdup(cred_str(j, "refresh_token", cf, 1));
+			auth_token_uri(a, cred_str(j, "token_uri", cf, 0), cf);
+			snprintf(a->source, sizeof a->source, "the authorized user in %s (%s)", cf, csrc);
+		} else {
+			fatal("credentials file %s: type \"%.40s\" is not supported (service_account "
+			      "or authorized_user)", cf, type);
+		}
+		docs_free(&ds);
+		return;
+	}
+	const char *mh = getenv("GCE_METADATA_HOST");
+	char u[300];
+	snprintf(u, sizeof u, "http://%s", mh && *mh ? mh : METADATA_HOST);
+	const char *why = url_parse(u, &a->md);
+	if (why)
+		fatal("GCE_METADATA_HOST: %s", why);
+	a->kind = AUTH_METADATA;
+	snprintf(a->source, sizeof a->source, "the metadata server %s%s", a->md.host,
+		 mh && *mh ? " (GCE_METADATA_HOST)" : "");
+}
+
+/* application/x-www-form-urlencoded value */
+static void
+form_add(struct buf *b, const char *name, const char *v)
+{
+	if (b->n)
+		buf_putc(b, '&');
+	buf_puts(b, name);
+	buf_putc(b, '=');
+	for (; *v; v++) {
+		unsigned char c = (unsigned char)*v;
+		if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~')
+			buf_putc(b, (char)c);
+		else
+			buf_printf(b, "%%%02X", c);
+	}
+}
+
+static char *
+b64url_nopad(const unsigned char *s, size_t n)
+{
+	char *o = b64url_encode(s, n);
+	char *e = strchr(o, '=');
+	if (e)
+		*e = 0;
+	return o;
+}
+
+/* the signed JWT a service account trades for a token */
+static char *
+auth_jwt(struct auth *a)
+{
+	const char *aud = a->token_uri;
+	struct buf hb = {0}, cb = {0};
+	buf_puts(&hb, "{\"alg\":\"RS256\",\"typ\":\"JWT\"");
+	if (a->key_id) {
+		buf_puts(&hb, ",\"kid\":");
+		json_string(&hb, a->key_id, strlen(a->key_id));
+	}
+	buf_putc(&hb, '}');
+	long now = (long)time(NULL);
+	buf_puts(&cb, "{\"iss\":");
+	json_string(&cb, a->email, strlen(a->email));
+	buf_puts(&cb, ",\"scope\":\"" CLOUD_PLATFORM_SCOPE "\",\"aud\":");
+	json_string(&cb, aud, strlen(aud));
+	buf_printf(&cb, ",\"iat\":%ld,\"exp\":%ld}", now, now + 3600);
+	char *h64 = b64url_nopad((unsigned char *)hb.p, hb.n);
+	char *c64 = b64url_nopad((unsigned char *)cb.p, cb.n);
+	buf_free(&hb);
+	buf_free(&cb);
+	struct buf jwt = {0};
+	buf_printf(&jwt, "%s.%s", h64, c64);
+	free(h64);
+	free(c64);
+	unsigned char hash[32], sig[MBEDTLS_PK_SIGNATURE_MAX_SIZE];
+	size_t sl = 0;
+	if (mbedtls_sha256((unsigned char *)jwt.p, jwt.n, hash, 0) != 0)
+		fatal("SHA-256 failed");
+	int r = mbedtls_pk_sign(&a->pk, MBEDTLS_MD_SHA256, hash, sizeof hash, sig, sizeof sig, &sl,
+				mbedtls_ctr_drbg_random, &drbg);
+	if (r != 0) {
+		char e[128];
+		mbedtls_strerror(r, e, sizeof e);
+		fatal("can't sign the JWT for %s: %s", a->email, e);
+	}
+	char *s64 = b64url_nopad(sig, sl);
+	buf_putc(&jwt, '.');
+	buf_puts(&jwt, s64);
+	free(s64);
+	return buf_take(&jwt, NULL);
+}
+
+/* take access_token out of a token endpoint's reply */
+static void
+auth_take_token(struct auth *a, struct http_resp *r)
+{
+	struct node *j = reply_json(r, "token reply");
+	const char *t = map_str(j, "access_token");
+	if (!t || !token_ok(t, strlen(t))) {
+		node_free(j);
+		fatal("%s: the reply has no usable access_token", a->source);
+	}
+	sfree_str(a->token);
+	a->token = xstrdup(t);
+	node_free(j);
+}
+
+/* get a (new) access token; dies with the reason when it can't */
+static void
+auth_fetch(struct auth *a, struct http *h)
+{
+	a->fetches++;
+	if (a->kind == AUTH_FILE) {
+		size_t n;
+		char *raw = read_file(a->path, &n, "token file");
+		size_t s = 0;
+		if (n >= 3 && !memcmp(raw, "\xef\xbb\xbf", 3))
+			s = 3;
+		size_t e = n;
+		while (e > s && isspace((unsigned char)raw[e - 1]))
+			e--;
+		if (!token_ok(raw + s, e - s)) {
+			sfree(raw, n);
+			fatal("token file %s: not an access token (one line of printable text "
+			      "expected)", a->path);
+		}
+		sfree_str(a->token);
+		a->token = xstrndup(raw + s, e - s);
+		sfree(raw, n);
+		return;
+	}
+	struct buf body = {0};
+	const struct url *u = &a->token_url;
+	const char *method = "POST", *target;
+	const char *hdrs[3] = {"Accept: application/json", NULL, NULL};
+	char mtarget[256];
+	if (a->kind == AUTH_SERVICE_ACCOUNT) {
+		char *jwt = auth_jwt(a);
+		form_add(&body, "grant_type", JWT_BEARER);
+		form_add(&body, "assertion", jwt);
+		sfree_str(jwt);
+	} else if (a->kind == AUTH_USER) {
+		form_add(&body, "grant_type", "refresh_token");
+		form_add(&body, "client_id", a->client_id);
+		form_add(&body, "client_secret", a->client_secret);
+		form_add(&body, "refresh_token", a->refresh);
+	}
+	if (a->kind == AUTH_METADATA) {
+		u = &a->md;
+		method = "GET";
+		snprintf(mtarget, sizeof mtarget, "/computeMetadata/v1/instance/service-accounts/"
+			 "default/token?scopes=%s", CLOUD_PLATFORM_SCOPE);
+		target = mtarget;
+		hdrs[1] = "Metadata-Flavor: Google";
+	} else {
+		target = u->path[0] ? u->path : "/";
+		hdrs[1] = "Content-Type: application/x-www-form-urlencoded";
+	}
+	char err[512];
+	for (int attempt = 0;; attempt++) {
+		struct http_resp r;
+		int rc = http_request(h, method, u, target, hdrs, body.p, body.n, &r, err, sizeof err);
+		int retry = rc == HE_CONNECT || rc == HE_IO ||
+			    (rc == HE_OK && (r.status == 429 || r.status >= 500));
+		if (rc == HE_OK && r.status == 200) {
+			buf_free(&body);
+			if (a->kind == AUTH_METADATA && strstr(r.ctype, "html"))
+				fatal("%s: not a metadata server (HTML reply)", a->source);
+			auth_take_token(a, &r);
+			http_resp_free(&r);
+			return;
+		}
+		if (retry && attempt < 4 && !(a->kind == AUTH_METADATA && rc == HE_CONNECT)) {
+			long ra = rc == HE_OK ? r.retry_after : -1;
+			if (rc == HE_OK)
+				http_resp_free(&r);
+			backoff_sleep(attempt, ra);
+			continue;
+		}
+		buf_free(&body);
+		if (rc != HE_OK) {
+			if (a->kind == AUTH_METADATA)
+				fatal("no Google credentials: %s (%s); pass --token-file or "
+				      "--credentials, or set CLOUDSDK_AUTH_ACCESS_TOKEN_FILE or "
+				      "GOOGLE_APPLICATION_CREDENTIALS", err, a->source);
+			fatal("can't get an access token from %s: %s", a->source, err);
+		}
+		char why[512];
+		reply_reason(&r, why, sizeof why);
+		http_resp_free(&r);
+		fatal("%s: the token request was refused: %s", a->source, why);
+	}
+}
+
+/* project from the metadata server (the last place push looks) */
+static char *
+metadata_project(struct http *h)
+{
+	struct url md;
+	const char *mh = getenv("GCE_METADATA_HOST");
+	char u[300];
+	snprintf(u, sizeof u, "http://%s", mh && *mh ? mh : METADATA_HOST);
+	if (url_parse(u, &md))
+		return NULL;
+	const char *hdrs[] = {"Metadata-Flavor: Google", NULL};
+	struct http_resp r;
+	char err[512];
+	int saved = h->timeout_ms;
+	h->timeout_ms = saved < 3000 ? saved : 3000;
+	int rc = http_request(h, "GET", &md, "/computeMetadata/v1/project/project-id", hdrs, NULL,
+			      0, &r, err, sizeof err);
+	h->timeout_ms = saved;
+	char *p = NULL;
+	if (rc == HE_OK && r.status == 200 && r.n > 0 && r.n < 128 && !strstr(r.ctype, "html"))
+		p = xstrndup(r.body, r.n);
+	if (rc == HE_OK)
+		http_resp_free(&r);
+	return p;
+}
+
 /* ===================================================================== */
 /* GSM                                                                    */
 /* ===================================================================== */
+
+/*
+ * Google Secret Manager, create-if-absent. Per key, in contract order: list
+ * the versions (one request: 404 = no secret, {} = no version, newest
+ * first otherwise), then create the secret and/or add a version, restore a
+ * disabled latest from the newest enabled version, or report. Values are
+ * read (versions/N:access) only to verify the Dex pair or to restore.
+ */
+
+#define GSM_ENDPOINT "https://secretmanager.googleapis.com"
+#define GSM_ATTEMPTS 6          /* per call: the first try and 5 retries */
+#define GSM_AMBIGUOUS (-1)      /* a non-idempotent call may or may not have happened */
+#define GSM_LIST_MAX 100        /* versions looked at per page */
+
+/* CRC-32C (Castagnoli, reflected 0x82f63b78): GSM's payload checksum */
+static uint32_t
+crc32c(const unsigned char *p, size_t n)
+{
+	static uint32_t t[256];
+	if (!t[1])
+		for (uint32_t i = 0; i < 256; i++) {
+			uint32_t c = i;
+			for (int j = 0; j < 8; j++)
+				c = c & 1 ? (c >> 1) ^ 0x82f63b78u : c >> 1;
+			t[i] = c;
+		}
+	uint32_t c = 0xffffffffu;
+	for (size_t i = 0; i < n; i++)
+		c = t[(c ^ p[i]) & 0xff] ^ (c >> 8);
+	return ~c;
+}
+
+enum pstat {
+	P_NOT_NEEDED, P_CREATED, P_EXISTS, P_REPAIRED, P_MISSING, P_MISMATCH, P_FAILED,
+	P_ROTATED, P_WOULD_CREATE, P_WOULD_REPAIR, P_WOULD_ROTATE, NPSTAT
+};
+static const char *const pstat_word[NPSTAT] = {
+	"NOT_NEEDED", "CREATED", "EXISTS", "REPAIRED", "MISSING", "MISMATCH", "FAILED",
+	"ROTATED", "WOULD-CREATE", "WOULD-REPAIR", "WOULD-ROTATE",
+};
+
+struct gsm {
+	const char *cmd;        /* push, reset-dex-admin: for messages */
+	int dry_run;
+	void (*on_fail)(struct gsm *g);  /* called before gsm_fail exits (the --json report) */
+	void *ctx;
+	struct http h;
+	struct auth a;
+	struct url base;
+	char endpoint[1100];    /* for messages and the report */
+	char origin[320];       /* https://host[:port], for messages */
+	char prefix[1400];      /* request path up to and including the project/location */
+	char project[128];
+	char project_from[PATH_MAX + 32];
+	const char *location;
+	int cur;                /* the key being worked on, -1 for none */
+	enum pstat st[NKEYS];
+	char *detail[NKEYS];
+	long version[NKEYS];
+	int missing, problems;
+	unsigned long retries;
+};
+
+/* what a key looks like in GSM */
+struct gkey {
+	int exists;
+	long latest;            /* newest version, 0 if none */
+	char latest_state[16];
+	long enabled;           /* newest ENABLED version, 0 if none */
+};
+
+static struct gsm *live_gsm;    /* its token and buffers are wiped at exit, die() included */
+
+static void
+gsm_close(struct gsm *g)
+{
+	http_free(&g->h);
+	auth_free(&g->a);
+	for (int k = 0; k < NKEYS; k++)
+		free(g->detail[k]);
+	memset(g->detail, 0, sizeof g->detail);
+	if (live_gsm == g)
+		live_gsm = NULL;
+}
+
+static void
+gsm_atexit(void)
+{
+	if (live_gsm)
+		gsm_close(live_gsm);
+	if (psa_ready) {
+		mbedtls_psa_crypto_free();
+		psa_ready = 0;
+	}
+}
+
+static void __attribute__((format(printf, 4, 5)))
+gsm_result(struct gsm *g, int k, enum pstat st, const char *fmt, ...)
+{
+	char d[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(d, sizeof d, fmt, ap);
+	va_end(ap);
+	g->st[k] = st;
+	free(g->detail[k]);
+	g->detail[k] = xstrdup(d);
+	if (st == P_MISSING)
+		g->missing++;
+	if (st == P_MISMATCH)
+		g->problems++;
+	status("%s %s%s%s%s", pstat_word[st], keys[k].name, *d ? " (" : "", d, *d ? ")" : "");
+}
+
+/* a key could not be settled: FAILED line, report, exit 2 */
+static void __attribute__((noreturn, format(printf, 2, 3)))
+gsm_fail(struct gsm *g, const char *fmt, ...)
+{
+	char m[1536];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(m, sizeof m, fmt, ap);
+	va_end(ap);
+	if (g->cur >= 0) {
+		/* the status line gets the reason; the last line also what to do */
+		gsm_result(g, g->cur, P_FAILED, "%.*s", (int)strcspn(m, ";"), m);
+		if (g->on_fail)
+			g->on_fail(g);
+		fatal("%s stopped at %s: %s", g->cmd, keys[g->cur].name, m);
+	}
+	fatal("%s: %s", g->cmd, m);
+}
+
+/* a reply the flow does not expect: say what it means and what to do */
+static void __attribute__((noreturn))
+gsm_bad_status(struct gsm *g, const char *method, const char *rel, struct http_resp *r)
+{
+	char why[700];
+	reply_reason(r, why, sizeof why);
+	int st = r->status;
+	http_resp_free(r);
+	const char *hint = "";
+	char h2[600];
+	switch (st) {
+	case 401:
+		snprintf(h2, sizeof h2, "; the access token from %.300s was refused (expired or "
+			 "revoked?), also after a refresh", g->a.source);
+		hint = h2;
+		break;
+	case 403:
+		snprintf(h2, sizeof h2, "; permission denied, or the secret is missing (GSM answers "
+			 "403 for both when the caller may not read it): check --project (%s, from "
+			 "%.200s) and grant roles/secretmanager.admin on it", g->project, g->project_from);
+		hint = h2;
+		break;
+	case 404:
+		hint = "; not found: check --project, --location and the endpoint";
+		break;
+	}
+	gsm_fail(g, "%s %s%s/%s: %s%s", method, g->origin, g->prefix, rel, why, hint);
+}
+
+/*
+ * One API call under the retry policy: 429, 5xx, resets and timeouts are
+ * retried with capped exponential backoff and jitter; 401 gets a new token
+ * once; every other status goes back to the caller. once: the call is not
+ * idempotent (addVersion): when it may have reached the server, return
+ * GSM_AMBIGUOUS and let the caller look before trying again.
+ */
+static int
+gsm_call(struct gsm *g, const char *method, const char *rel, const char *body, size_t bodyn,
+	 struct http_resp *r, int once)
+{
+	char target[2048];
+	if ((size_t)snprintf(target, sizeof target, "%s/%s", g->prefix, rel) >= sizeof target)
+		gsm_fail(g, "request path too long");
+	int refreshed = 0;
+	char err[512];
+	for (int attempt = 0;; attempt++) {
+		if (!g->a.token)
+			auth_fetch(&g->a, &g->h);
+		size_t al = strlen(g->a.token) + 32;
+		char *authz = xmalloc(al);
+		snprintf(authz, al, "Authorization: Bearer %s", g->a.token);
+		const char *hdrs[] = {authz, "Accept: application/json",
+				      body ? "Content-Type: application/json; charset=utf-8" : NULL, NULL};
+		int rc = http_request(&g->h, method, &g->base, target, hdrs, body, bodyn, r, err,
+				      sizeof err);
+		sfree(authz, al);
+		if (rc == HE_OK && r->status == 401 && !refreshed) {
+			http_resp_free(r);
+			refreshed = 1;
+			auth_fetch(&g->a, &g->h);
+			attempt--;
+			continue;
+		}
+		if (rc == HE_OK && r->status != 429 && r->status < 500)
+			return r->status;
+		if (rc == HE_PROTO)
+			gsm_fail(g, "%s (is the endpoint %s right?)", err, g->endpoint);
+		int ambiguous = rc == HE_IO || (rc == HE_OK && r->status >= 500);
+		if (once && ambiguous) {
+			if (rc == HE_OK)
+				http_resp_free(r);
+			return GSM_AMBIGUOUS;
+		}
+		if (attempt + 1 >= GSM_ATTEMPTS) {
+			if (rc == HE_OK) {
+				char why[700];
+				reply_reason(r, why, sizeof why);
+				http_resp_free(r);
+				gsm_fail(g, "%s %s%s/%s: %s, %d times; try again later", method,
+					 g->origin, g->prefix, rel, why, GSM_ATTEMPTS);
+			}
+			gsm_fail(g, "%s, %d times; try again later", err, GSM_ATTEMPTS);
+		}
+		long ra = rc == HE_OK ? r->retry_after : -1;
+		if (rc == HE_OK)
+			http_resp_free(r);
+		g->retries++;
+		backoff_sleep(attempt, ra);
+	}
+}
+
+static long
+version_num(const char *name)
+{
+	const char *p = name ? strstr(name, "/versions/") : NULL;
+	if (!p)
+		return 0;
+	p += 10;
+	if (!*p || strspn(p, "0123456789") != strlen(p) || strlen(p) > 15)
+		return 0;
+	return strtol(p, NULL, 10);
+}
+
+/*
+ * The versions of key k, newest first; stops after the first ENABLED one
+ * unless all is set (then up to max). Returns the count; *exists is 0 for
+ * a 404 (no such secret).
+ */
+struct gver {
+	long num;
+	char state[16];
+};
+
+static size_t
+gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exists)
+{
+	char token[512] = "", rel[800];
+	size_t n = 0;
+	*exists = 1;
+	for (int page = 0; page < 1000; page++) {
+		snprintf(rel, sizeof rel, "secrets/%s/versions?pageSize=%d%s%s", keys[k].name,
+			 GSM_LIST_MAX, *token ? "&pageToken=" : "", token);
+		struct http_resp r;
+		int st = gsm_call(g, "GET", rel, NULL, 0, &r, 0);
+		/* GSM's NOT_FOUND is JSON; an HTML 404 means a wrong endpoint or path */
+		if (st == 404 && page == 0 && strstr(r.ctype, "json")) {
+			http_resp_free(&r);
+			*exists = 0;
+			return 0;
+		}
+		if (st != 200)
+			gsm_bad_status(g, "GET", rel, &r);
+		struct node *j = reply_json(&r, "GSM versions list");
+		http_resp_free(&r);
+		struct node *vl = map_get(j, "versions");
+		if (!j || j->kind != N_MAP || (vl && vl->kind != N_SEQ)) {
+			node_free(j);
+			gsm_fail(g, "GET %s: not a list of versions (is the endpoint %s right?)", rel,
+				 g->endpoint);
+		}
+		int stop = 0;
+		for (size_t i = 0; vl && i < vl->n && !stop; i++) {
+			const char *name = map_str(vl->v[i], "name"), *state = map_str(vl->v[i], "state");
+			long num = version_num(name);
+			if (!num || !state) {
+				node_free(j);
+				gsm_fail(g, "GET %s: a version without a usable name or state", rel);
+			}
+			if (n < max) {
+				out[n].num = num;
+				snprintf(out[n].state, sizeof out[n].state, "%s", state);
+				n++;
+			}
+			if (!all && !strcmp(state, "ENABLED"))
+				stop = 1;
+		}
+		const char *next = map_str(j, "nextPageToken");
+		if (stop || n >= max || !next || !*next) {
+			node_free(j);
+			break;
+		}
+		size_t o = 0;
+		for (const char *p = next; *p && o + 4 < sizeof token; p++) {
+			if (isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.')
+				token[o++] = *p;
+			else
+				o += (size_t)snprintf(token + o, sizeof token - o, "%%%02X", (unsigned char)*p);
+		}
+		token[o] = 0;
+		node_free(j);
+	}
+	return n;
+}
+
+static void
+gsm_inspect(struct gsm *g, int k, struct gkey *gk)
+{
+	struct gver v[GSM_LIST_MAX];
+	memset(gk, 0, sizeof *gk);
+	size_t n = gsm_list(g, k, v, GSM_LIST_MAX, 0, &gk->exists);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].num > gk->latest) {
+			gk->latest = v[i].num;
+			snprintf(gk->latest_state, sizeof gk->latest_state, "%s", v[i].state);
+		}
+		if (!strcmp(v[i].state, "ENABLED") && v[i].num > gk->enabled)
+			gk->enabled = v[i].num;
+	}
+}
+
+/* the bytes of version ver of key k (a secret: the caller wipes them) */
+static char *
+gsm_access(struct gsm *g, int k, long ver, size_t *n)
+{
+	char rel[400];
+	snprintf(rel, sizeof rel, "secrets/%s/versions/%ld:access", keys[k].name, ver);
+	struct http_resp r;
+	int st = gsm_call(g, "GET", rel, NULL, 0, &r, 0);
+	if (st != 200)
+		gsm_bad_status(g, "GET", rel, &r);
+	struct node *j = reply_json(&r, "GSM access reply");
+	http_resp_free(&r);
+	const struct node *p = map_get(j, "payload");
+	const char *data = map_str(p, "data"), *crc = map_str(p, "dataCrc32c");
+	unsigned char *v = data ? b64_decode(data, strlen(data), n) : NULL;
+	if (!v) {
+		node_free(j);
+		gsm_fail(g, "GET %s: no base64 payload in the reply", rel);
+	}
+	int bad = crc && strtoul(crc, NULL, 10) != crc32c(v, *n);
+	node_free(j);
+	if (bad) {
+		sfree(v, *n);
+		gsm_fail(g, "GET %s: the payload does not match its CRC-32C", rel);
+	}
+	return (char *)v;
+}
+
+/* create the secret; 1 if this call made it, 0 if it was there (409) */
+static int
+gsm_create(struct gsm *g, int k)
+{
+	char rel[320];
+	snprintf(rel, sizeof rel, "secrets?secretId=%s", keys[k].name);
+	const char *body = g->location
+		? "{\"labels\":{\"managed-by\":\"seedsec\"}}"
+		: "{\"replication\":{\"automatic\":{}},\"labels\":{\"managed-by\":\"seedsec\"}}";
+	struct http_resp r;
+	int st = gsm_call(g, "POST", rel, body, strlen(body), &r, 0);
+	if (st != 200 && st != 409)
+		gsm_bad_status(g, "POST", rel, &r);
+	http_resp_free(&r);
+	return st == 200;
+}
+
+/*
+ * After an addVersion that may or may not have happened: is there a version
+ * newer than known_latest holding exactly these bytes? Its number, or 0.
+ */
+static long
+gsm_find_added(struct gsm *g, int k, const char *v, size_t n, uint32_t crc, long known_latest)
+{
+	struct gver vs[GSM_LIST_MAX];
+	int exists;
+	size_t cnt = gsm_list(g, k, vs, GSM_LIST_MAX, 1, &exists);
+	for (size_t i = 0; i < cnt; i++) {
+		if (vs[i].num <= known_latest || strcmp(vs[i].state, "ENABLED"))
+			continue;
+		size_t m;
+		char *got = gsm_access(g, k, vs[i].num, &m);
+		int same = m == n && crc32c((unsigned char *)got, m) == crc && !memcmp(got, v, n);
+		sfree(got, m);
+		if (same)
+			return vs[i].num;
+	}
+	return 0;
+}
+
+/* add a version holding v; its number. Never adds the same bytes twice. */
+static long
+gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest)
+{
+	if (n == 0 || n > MAX_VALUE)
+		gsm_fail(g, "the value is empty or larger than GSM's 64 KiB");
+	uint32_t crc = crc32c((const unsigned char *)v, n);
+	char *b64 = b64_encode((const unsigned char *)v, n);
+	struct buf body = {0};
+	buf_printf(&body, "{\"payload\":{\"data\":\"%s\",\"dataCrc32c\":\"%lu\"}}", b64,
+		   (unsigned long)crc);
+	sfree_str(b64);
+	char rel[320];
+	snprintf(rel, sizeof rel, "secrets/%s:addVersion", keys[k].name);
+	for (int attempt = 0;; attempt++) {
+		struct http_resp r;
+		int st = gsm_call(g, "POST", rel, body.p, body.n, &r, 1);
+		if (st == 200) {
+			buf_free(&body);
+			struct node *j = reply_json(&r, "GSM addVersion reply");
+			long num = version_num(map_str(j, "name"));
+			const char *cs = map_str(j, "clientSpecifiedPayloadChecksum");
+			int checked = cs && !strcmp(cs, "true");
+			node_free(j);
+			http_resp_free(&r);
+			if (!num)
+				gsm_fail(g, "POST %s: the reply names no version", rel);
+			if (!checked)
+				warnx("%s: GSM did not confirm the payload checksum of version %ld",
+				      keys[k].name, num);
+			return num;
+		}
+		if (st != GSM_AMBIGUOUS) {
+			buf_free(&body);
+			gsm_bad_status(g, "POST", rel, &r);
+		}
+		long found = gsm_find_added(g, k, v, n, crc, known_latest);
+		if (found) {
+			buf_free(&body);
+			return found;
+		}
+		if (attempt + 1 >= GSM_ATTEMPTS) {
+			buf_free(&body);
+			gsm_fail(g, "POST %s failed %d times (reset, timeout or server error); "
+				 "nothing was added; try again later", rel, GSM_ATTEMPTS);
+		}
+		g->retries++;
+		backoff_sleep(attempt, -1);
+	}
+}
+
+static void
+missing_how(int k, char *out, size_t n)
+{
+	if (keys[k].env)
+		snprintf(out, n, "set %s or pass --value %s=@FILE", keys[k].env, keys[k].name);
+	else
+		snprintf(out, n, "pass --value %s=@FILE", keys[k].name);
+}
+
+/*
+ * Bring key k to an ENABLED latest version, given what gsm_inspect found:
+ * kept, restored from the newest enabled version (restored: its bytes if
+ * already read), added (val, for a secret without versions) or created.
+ * val NULL: no value known, missing says why.
+ */
+static void
+push_apply(struct gsm *g, int k, struct gkey *gk, const char *val, const char *from,
+	   const char *restored, size_t restn, const char *missing)
+{
+	int dry = g->dry_run;
+	g->cur = k;
+	if (gk->exists && gk->latest && gk->latest == gk->enabled) {
+		g->version[k] = gk->latest;
+		gsm_result(g, k, P_EXISTS, "%s", "");
+		return;
+	}
+	if (gk->exists && gk->enabled) {
+		if (dry) {
+			gsm_result(g, k, P_WOULD_REPAIR, "latest version %ld is %s: would re-add "
+				   "version %ld's value", gk->latest, gk->latest_state, gk->enabled);
+			return;
+		}
+		size_t n = restn;
+		char *v = restored ? NULL : gsm_access(g, k, gk->enabled, &n);
+		long num = gsm_add(g, k, restored ? restored : v, n, gk->latest);
+		if (v)
+			sfree(v, n);
+		g->version[k] = num;
+		gsm_result(g, k, P_REPAIRED, "latest version %ld was %s; re-added version %ld's "
+			   "value as version %ld, unchanged", gk->latest, gk->latest_state,
+			   gk->enabled, num);
+		return;
+	}
+	if (gk->exists && gk->latest) {
+		gsm_result(g, k, P_MISSING, "no enabled version: latest version %ld is %s and no "
+			   "older one is enabled; enable one (gcloud secrets versions enable) or add "
+			   "a value yourself", gk->latest, gk->latest_state);
+		return;
+	}
+	if (!val) {
+		gsm_result(g, k, P_MISSING, "%s", missing);
+		return;
+	}
+	if (gk->exists) {
+		if (dry) {
+			gsm_result(g, k, P_WOULD_REPAIR, "the secret has no version: would add one");
+			return;
+		}
+		g->version[k] = gsm_add(g, k, val, strlen(val), 0);
+		gsm_result(g, k, P_REPAIRED, "the secret had no version; added version %ld",
+			   g->version[k]);
+		return;
+	}
+	if (dry) {
+		gsm_result(g, k, P_WOULD_CREATE, "%s%s", from ? "from " : "", from ? from : "");
+		return;
+	}
+	if (!gsm_create(g, k)) {
+		/* created meanwhile by someone else: look again, once */
+		struct gkey again;
+		gsm_inspect(g, k, &again);
+		if (again.latest) {
+			push_apply(g, k, &again, val, from, NULL, 0, missing);
+			return;
+		}
+	}
+	g->version[k] = gsm_add(g, k, val, strlen(val), 0);
+	gsm_result(g, k, P_CREATED, "%s%s", from ? "from " : "", from ? from : "");
+}
+
+static int
+gsm_id_ok(const char *s, size_t max, const char *extra)
+{
+	size_t n = strlen(s);
+	if (n == 0 || n > max)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && !strchr(extra, s[i]))
+			return 0;
+	return 1;
+}
+
+struct gsm_params {
+	const char *cmd, *endpoint, *location, *token_file, *credentials, *ca_file;
+	const char *project, *project_from;     /* NULL: ask the metadata server */
+	int timeout, dry_run;
+};
+
+/* endpoint, auth, project: everything before the first request */
+static void
+gsm_open(struct gsm *g, const struct gsm_params *gp)
+{
+	static int registered;
+	memset(g, 0, sizeof *g);
+	g->cmd = gp->cmd;
+	g->dry_run = gp->dry_run;
+	g->cur = -1;
+	live_gsm = g;
+	if (!registered) {
+		atexit(gsm_atexit);
+		registered = 1;
+	}
+	http_init(&g->h, gp->timeout, gp->ca_file);
+	g->location = gp->location;
+	if (g->location && !gsm_id_ok(g->location, 63, "-"))
+		fatal("--location %.64s: not a location (like us-central1)", g->location);
+	const char *ep = gp->endpoint, *epsrc = "--endpoint";
+	if (!ep || !*ep) {
+		ep = getenv("CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER");
+		epsrc = "CLOUDSDK_API_ENDPOINT_OVERRIDES_SECRETMANAGER";
+	}
+	if (ep && *ep) {
+		snprintf(g->endpoint, sizeof g->endpoint, "%s", ep);
+	} else if (g->location) {
+		snprintf(g->endpoint, sizeof g->endpoint, "https://secretmanager.%s.rep.googleapis.com",
+			 g->location);
+		epsrc = "--location";
+	} else {
+		snprintf(g->endpoint, sizeof g->endpoint, "%s", GSM_ENDPOINT);
+		epsrc = NULL;
+	}
+	const char *why = url_parse(g->endpoint, &g->base);
+	if (!why && !g->base.tls)
+		why = "GSM is reached over https:// only";
+	if (why)
+		fatal("%s %.200s: %s", epsrc ? epsrc : "endpoint", g->endpoint, why);
+	size_t el = strlen(g->endpoint);
+	while (el > 0 && g->endpoint[el - 1] == '/')
+		g->endpoint[--el] = 0;
+	char auth[300];
+	url_authority(&g->base, auth, sizeof auth, 0);
+	snprintf(g->origin, sizeof g->origin, "https://%s", auth);
+	auth_setup(&g->a, gp->token_file, gp->credentials);
+	const char *p = gp->project;
+	char *mp = NULL;
+	if (p && *p) {
+		snprintf(g->project_from, sizeof g->project_from, "%s", gp->project_from);
+	} else if ((p = mp = metadata_project(&g->h))) {
+		snprintf(g->project_from, sizeof g->project_from, "the metadata server");
+	} else {
+		fatal("%s: no Google Cloud project: pass --project, set cluster.projectID in the "
+		      "config, or set CLOUDSDK_CORE_PROJECT or GOOGLE_CLOUD_PROJECT", g->cmd);
+	}
+	if (!gsm_id_ok(p, 100, "-.:"))
+		fatal("project %.100s (from %s): not a project ID", p, g->project_from);
+	snprintf(g->project, sizeof g->project, "%s", p);
+	free(mp);
+	snprintf(g->prefix, sizeof g->prefix, "%s/v1/projects/%s%s%s", g->base.path, g->project,
+		 g->location ? "/locations/" : "", g->location ? g->location : "");
+}
 
 /* ===================================================================== */
 /* Sealing                                                                */
@@ -4003,19 +6064,322 @@ cmd_bcrypt(const struct opts *o)
 
 /* ---- push (GSM) -------------------------------------------------------- */
 
+/* --json: one report of what happened to each key */
+static void
+gsm_report(struct gsm *g, const struct values *vs, const struct opts *o, int code)
+{
+	if (!o->json)
+		return;
+	struct node *r = node_new(N_MAP, 0);
+	map_add(r, "command", node_str(o->cmd));
+	map_add(r, "project", node_str(g->project));
+	map_add(r, "endpoint", node_str(g->endpoint));
+	map_add(r, "location", g->location ? node_str(g->location) : node_raw("null"));
+	map_add(r, "dryRun", node_raw(o->dry_run ? "true" : "false"));
+	struct node *ks = map_add(r, "keys", node_new(N_SEQ, 0));
+	for (int k = 0; k < NKEYS; k++) {
+		struct node *e = seq_add(ks, node_new(N_MAP, 0));
+		map_add(e, "name", node_str(keys[k].name));
+		map_add(e, "needed", node_raw(vs->needed[k] ? "true" : "false"));
+		char st[32];
+		snprintf(st, sizeof st, "%s", pstat_word[g->st[k]]);
+		for (char *p = st; *p; p++)
+			if (*p == '-')
+				*p = '_';
+		if (!vs->needed[k] && g->st[k] == P_NOT_NEEDED)
+			map_add(e, "status", node_str("NOT_NEEDED"));
+		else
+			map_add(e, "status", node_str(g->st[k] == P_NOT_NEEDED ? "SKIPPED" : st));
+		map_add(e, "detail", node_str(g->detail[k] ? g->detail[k] : ""));
+		char num[24];
+		snprintf(num, sizeof num, "%ld", g->version[k]);
+		map_add(e, "version", g->version[k] ? node_raw(num) : node_raw("null"));
+	}
+	char num[24];
+	snprintf(num, sizeof num, "%lu", g->h.requests);
+	map_add(r, "requests", node_raw(num));
+	snprintf(num, sizeof num, "%lu", g->h.connects);
+	map_add(r, "connections", node_raw(num));
+	snprintf(num, sizeof num, "%lu", g->retries);
+	map_add(r, "retries", node_raw(num));
+	snprintf(num, sizeof num, "%d", code);
+	map_add(r, "exit", node_raw(num));
+	struct buf b = {0};
+	json_emit(&b, r, 0);
+	buf_putc(&b, '\n');
+	write_stdout(b.p, b.n);
+	buf_free(&b);
+	node_free(r);
+}
+
+
+
+/* the value an absent key gets: earlier (--existing), supplied, or new */
+static const char *
+push_value(struct values *vs, int k, const char **from)
+{
+	*from = NULL;
+	if (!vs->v[k] && keys[k].src == S_GEN && !(keys[k].flags & (F_DEX_PW | F_DEX_HASH)))
+		value_set(vs, k, gen_value(k), O_GENERATED, NULL);
+	if (vs->v[k] && vs->o[k] != O_GENERATED)
+		*from = vs->from[k];
+	return vs->v[k];
+}
+
+static void
+push_key(struct gsm *g, struct values *vs, int k)
+{
+	struct gkey gk;
+	g->cur = k;
+	gsm_inspect(g, k, &gk);
+	char how[200];
+	missing_how(k, how, sizeof how);
+	const char *from = NULL, *val = NULL;
+	if (!gk.exists || !gk.latest)
+		val = g->dry_run && keys[k].src == S_GEN ? "" : push_value(vs, k, &from);
+	else
+		from = NULL;
+	if (gk.exists && gk.latest && vs->v[k] && vs->o[k] == O_PROVIDED)
+		warnx("%s exists in GSM; the value from %s was not used (seedsec never replaces "
+		      "a value)", keys[k].name, vs->from[k]);
+	push_apply(g, k, &gk, val, val && *val ? from : NULL, NULL, 0, how);
+}
+
+/*
+ * The Dex admin pair. Both there: verify the hash against the password
+ * (a mismatch is reported, never overwritten). Password only: make the
+ * hash from it. Hash only: a legacy state only reset-dex-admin can fix.
+ * Neither: an earlier/mirrored password or a new one, then its hash. The
+ * password is mirrored to the state dir whenever it is known.
+ */
+static void
+push_dex(struct gsm *g, const struct opts *o, struct values *vs)
+{
+	const int P = K_DEX_ADMIN_PASSWORD, H = K_DEX_ADMIN_HASH;
+	int dry = o->dry_run;
+	struct gkey gp, gh;
+	g->cur = P;
+	gsm_inspect(g, P, &gp);
+	g->cur = H;
+	gsm_inspect(g, H, &gh);
+	int p_has = gp.enabled > 0, h_has = gh.enabled > 0;
+	int p_dead = gp.latest && !gp.enabled, h_dead = gh.latest && !gh.enabled;
+	char *pw = NULL, *hash = NULL;
+	size_t pwn = 0, hashn = 0;
+	if (p_has) {
+		g->cur = P;
+		pw = gsm_access(g, P, gp.enabled, &pwn);
+		if (strlen(pw) != pwn)
+			gsm_fail(g, "the stored dex-admin-password contains a NUL byte");
+	}
+	if (h_has) {
+		g->cur = H;
+		hash = gsm_access(g, H, gh.enabled, &hashn);
+	}
+	if (p_has && h_has) {
+		int match = strlen(hash) == hashn && bcrypt_verify(pw, pwn, hash, hashn);
+		push_apply(g, P, &gp, NULL, NULL, pw, pwn, "");
+		if (!match) {
+			if (!dry && gh.latest != gh.enabled)
+				push_apply(g, H, &gh, NULL, NULL, hash, hashn, "");
+			g->cur = H;
+			gsm_result(g, H, P_MISMATCH, "does not match dex-admin-password; both kept; "
+				   "run seedsec reset-dex-admin");
+		} else {
+			push_apply(g, H, &gh, NULL, NULL, hash, hashn, "");
+		}
+	} else if (p_has) {
+		push_apply(g, P, &gp, NULL, NULL, pw, pwn, "");
+		char *nh = dry || h_dead ? NULL : dex_hash_for(pw, o->bcrypt_cost);
+		push_apply(g, H, &gh, dry ? "" : nh, NULL, NULL, 0, "");
+		sfree_str(nh);
+	} else if (h_has) {
+		push_apply(g, P, &gp, NULL, NULL, NULL, 0,
+			   "only dex-admin-hash exists and a hash cannot be reversed: run seedsec "
+			   "reset-dex-admin");
+		push_apply(g, H, &gh, NULL, NULL, hash, hashn, "");
+	} else if (p_dead || h_dead) {
+		push_apply(g, P, &gp, NULL, NULL, NULL, 0, "dex-admin-hash has no usable version "
+			   "either: run seedsec reset-dex-admin");
+		push_apply(g, H, &gh, NULL, NULL, NULL, 0, "dex-admin-password has no usable "
+			   "version: run seedsec reset-dex-admin");
+	} else if (dry) {
+		push_apply(g, P, &gp, "", NULL, NULL, 0, "");
+		push_apply(g, H, &gh, "", NULL, NULL, 0, "");
+	} else {
+		/* neither: an earlier or mirrored password wins over a new one */
+		const char *from = NULL;
+		if (!vs->v[P]) {
+			char *m = mirror_read(o);
+			if (m && !rule_violation(P, m, strlen(m), 0)) {
+				char *mp = mirror_path(o);
+				value_set(vs, P, m, O_MIRROR, mp);
+				free(mp);
+			} else {
+				sfree_str(m);
+				value_set(vs, P, gen_value(P), O_GENERATED, NULL);
+			}
+		}
+		if (vs->o[P] != O_GENERATED)
+			from = vs->from[P];
+		const char *p = vs->v[P];
+		if (!vs->v[H] || !bcrypt_verify(p, strlen(p), vs->v[H], strlen(vs->v[H])))
+			value_set(vs, H, dex_hash_for(p, o->bcrypt_cost), O_GENERATED, NULL);
+		mirror_write(o, p, 0);
+		push_apply(g, P, &gp, p, from, NULL, 0, "");
+		push_apply(g, H, &gh, vs->v[H], NULL, NULL, 0, "");
+	}
+	if (pw && !dry)
+		mirror_write(o, pw, 0);
+	if (pw)
+		sfree(pw, pwn);
+	if (hash)
+		sfree(hash, hashn);
+	g->cur = -1;
+}
+
+
+/* push and reset-dex-admin write only to GSM: anything else is refused with the key list */
+static void
+gsm_backend_check(const struct opts *o, const struct config *c, const struct values *vs)
+{
+	if (!strcmp(c->backend, "gcpsm"))
+		return;
+	fprintf(stderr, "%s: %s writes only to Google Secret Manager (gcpsm), and secret_backend "
+		"is %s (%s).\nCreate these keys in your backend yourself:\n", progname, o->cmd,
+		c->backend, c->path ? c->path : "config");
+	for (int k = 0; k < NKEYS; k++)
+		if (vs->needed[k])
+			fprintf(stderr, "  %s\n", keys[k].name);
+	fprintf(stderr, "per the ESO provider docs: %s\n(or use the ESO Kubernetes provider: "
+		"seedsec store, render, seal)\n", ESO_PROVIDER_DOCS);
+	fatal("%s: refused: secret_backend is %s, not gcpsm; nothing written", o->cmd, c->backend);
+}
+
+struct push_ctx {
+	const struct opts *o;
+	const struct values *vs;
+};
+
+static void
+push_on_fail(struct gsm *g)
+{
+	const struct push_ctx *x = g->ctx;
+	gsm_report(g, x->vs, x->o, EXIT_ERROR);
+}
+
+/* open GSM for a command: project from --project, the config, the environment */
+static void
+push_open(struct gsm *g, const struct opts *o, const struct config *c, struct push_ctx *x)
+{
+	char from[PATH_MAX + 32] = "";
+	const char *p = NULL, *e;
+	if (o->project && *o->project) {
+		p = o->project;
+		snprintf(from, sizeof from, "--project");
+	} else if (c->project && *c->project) {
+		p = c->project;
+		snprintf(from, sizeof from, "cluster.projectID in %s", c->path);
+	} else if ((e = getenv("CLOUDSDK_CORE_PROJECT")) && *e) {
+		p = e;
+		snprintf(from, sizeof from, "CLOUDSDK_CORE_PROJECT");
+	} else if ((e = getenv("GOOGLE_CLOUD_PROJECT")) && *e) {
+		p = e;
+		snprintf(from, sizeof from, "GOOGLE_CLOUD_PROJECT");
+	}
+	struct gsm_params gp = {o->cmd, o->endpoint, o->location, o->token_file, o->credentials,
+				o->ca_file, p, from, o->timeout, o->dry_run};
+	gsm_open(g, &gp);
+	g->on_fail = push_on_fail;
+	g->ctx = x;
+}
+
+
 static int
 cmd_push(const struct opts *o)
 {
-	(void)o;
-	fatal("push: not available in this build yet");
+	struct config c;
+	struct values vs = {0};
+	prepare(o, &c, &vs);
+	gsm_backend_check(o, &c, &vs);
+	struct gsm g;
+	struct push_ctx x = {o, &vs};
+	push_open(&g, o, &c, &x);
+	for (int k = 0; k < NKEYS; k++) {
+		if (!vs.needed[k] || (keys[k].flags & F_DEX_HASH))
+			continue;
+		if (keys[k].flags & F_DEX_PW)
+			push_dex(&g, o, &vs);
+		else
+			push_key(&g, &vs, k);
+	}
+	/* the hash alone (the password's gate off): only report */
+	if (vs.needed[K_DEX_ADMIN_HASH] && !vs.needed[K_DEX_ADMIN_PASSWORD]) {
+		struct gkey gk;
+		g.cur = K_DEX_ADMIN_HASH;
+		gsm_inspect(&g, K_DEX_ADMIN_HASH, &gk);
+		push_apply(&g, K_DEX_ADMIN_HASH, &gk, NULL, NULL, NULL, 0,
+			   "dex-admin-password is not needed, so no hash can be made");
+	}
+	g.cur = -1;
+	int code = g.missing || g.problems || vs.problems ? EXIT_MISSING : EXIT_OK;
+	gsm_report(&g, &vs, o, code);
+		gsm_close(&g);
+	values_free(&vs);
+	live_values = NULL;
+	config_free(&c);
+	return code;
 }
 
+/* new Dex password and hash as new GSM versions: password first, then hash */
 static int
 cmd_reset_dex_admin_gsm(const struct opts *o)
 {
-	(void)o;
-	fatal("reset-dex-admin against GSM: not available in this build yet; "
-	      "use --existing FILE for the offline form");
+	const int P = K_DEX_ADMIN_PASSWORD, H = K_DEX_ADMIN_HASH;
+	struct config c;
+	struct values vs = {0};
+	prepare(o, &c, &vs);
+	vs.needed[P] = vs.needed[H] = 1;
+	gsm_backend_check(o, &c, &vs);
+	struct gsm g;
+	struct push_ctx x = {o, &vs};
+	push_open(&g, o, &c, &x);
+	struct gkey gp, gh;
+	g.cur = P;
+	gsm_inspect(&g, P, &gp);
+	g.cur = H;
+	gsm_inspect(&g, H, &gh);
+	if (o->dry_run) {
+		gsm_result(&g, P, P_WOULD_ROTATE, "would add a new password as version %ld",
+			   gp.latest + 1);
+		gsm_result(&g, H, P_WOULD_ROTATE, "would add its hash as version %ld", gh.latest + 1);
+	} else {
+		value_set(&vs, P, gen_value(P), O_GENERATED, NULL);
+		value_set(&vs, H, dex_hash_for(vs.v[P], o->bcrypt_cost), O_GENERATED, NULL);
+		const int ks[2] = {P, H};
+		const struct gkey *gks[2] = {&gp, &gh};
+		for (int i = 0; i < 2; i++) {
+			int k = ks[i];
+			g.cur = k;
+			if (!gks[i]->exists)
+				gsm_create(&g, k);
+			g.version[k] = gsm_add(&g, k, vs.v[k], strlen(vs.v[k]), gks[i]->latest);
+			if (k == P) {
+				mirror_write(o, vs.v[P], 1);
+				gsm_result(&g, P, P_ROTATED, "version %ld; mirrored to %s/dex-admin-password",
+					   g.version[P], o->state);
+			} else {
+				gsm_result(&g, H, P_ROTATED, "version %ld", g.version[H]);
+			}
+		}
+	}
+	g.cur = -1;
+	gsm_report(&g, &vs, o, EXIT_OK);
+		gsm_close(&g);
+	values_free(&vs);
+	live_values = NULL;
+	config_free(&c);
+	return EXIT_OK;
 }
 
 /* ---- check ------------------------------------------------------------- */
