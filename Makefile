@@ -9,7 +9,7 @@ CC         := musl-gcc
 BUILD      := build
 MBEDTLS    := $(BUILD)/mbedtls-musl
 WARN       := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
-CFLAGS     := -std=c11 -O2 $(WARN) -ffunction-sections -fdata-sections \
+CFLAGS     := -std=c11 -Os $(WARN) -ffunction-sections -fdata-sections \
               -fstack-protector-strong -D_FORTIFY_SOURCE=2 -DSEEDSEC_VERSION='"$(VERSION)"'
 LDFLAGS    := -static -Wl,--gc-sections -Wl,-O1 -s
 LIBS       := -lmbedtls -lmbedx509 -lmbedcrypto
