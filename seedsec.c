@@ -6391,7 +6391,8 @@ cmd_reset_dex_admin_gsm(const struct opts *o)
  * The rules are rule_violation(), the same code generation self-checks with.
  */
 static int
-check_values(const struct opts *o, struct values *vs, const char *where)
+check_values(const struct opts *o, struct values *vs, const char *where,
+	     char *const pre[NKEYS])
 {
 	int problems = 0;
 	struct node *r = node_new(N_MAP, 0);
@@ -6401,9 +6402,12 @@ check_values(const struct opts *o, struct values *vs, const char *where)
 	for (int k = 0; k < NKEYS; k++) {
 		const char *bad = NULL, *state = "OK";
 		char why[256] = "";
-		if (!vs->needed[k] && !vs->v[k])
+		if (!vs->needed[k] && !vs->v[k] && !(pre && pre[k]))
 			continue;
-		if (!vs->v[k]) {
+		if (pre && pre[k]) {
+			state = "BAD";
+			snprintf(why, sizeof why, "%s", pre[k]);
+		} else if (!vs->v[k]) {
 			state = "MISSING";
 			if (keys[k].env)
 				snprintf(why, sizeof why, "needed (%s); set %s or pass --value %s=@FILE",
@@ -6466,18 +6470,75 @@ cmd_check(const struct opts *o)
 	live_values = &vs;
 	load_existing(o, &vs);
 	decide_needed(o, &c, &vs);
-	int code = check_values(o, &vs, o->existing);
+	int code = check_values(o, &vs, o->existing, NULL);
 	values_free(&vs);
 	live_values = NULL;
 	config_free(&c);
 	return code;
 }
 
+/*
+ * check against GSM: reads only. Per needed key: the secret exists, its
+ * latest version is ENABLED, and the value there passes the same rules.
+ */
 static int
 cmd_check_gsm(const struct opts *o)
 {
-	(void)o;
-	fatal("check against GSM: not available in this build yet; use --existing FILE");
+	if (o->output || o->split)
+		usage("check writes nothing: no -o or --split");
+	struct config c;
+	struct values vs = {0};
+	char *pre[NKEYS] = {0};
+	config_load(&c, o->config);
+	live_values = &vs;
+	decide_needed(o, &c, &vs);
+	gsm_backend_check(o, &c, &vs);
+	struct gsm g;
+	struct push_ctx x = {o, &vs};
+	push_open(&g, o, &c, &x);
+	g.on_fail = NULL;
+	for (int k = 0; k < NKEYS; k++) {
+		if (!vs.needed[k])
+			continue;
+		struct gkey gk;
+		char why[256] = "";
+		g.cur = k;
+		gsm_inspect(&g, k, &gk);
+		if (!gk.exists)
+			continue;   /* MISSING, with how to provide it */
+		if (!gk.latest)
+			snprintf(why, sizeof why, "the secret exists in %s but has no version "
+				 "(seedsec push adds one)", g.project);
+		else if (strcmp(gk.latest_state, "ENABLED"))
+			snprintf(why, sizeof why, "latest version %ld is %s%s", gk.latest,
+				 gk.latest_state, gk.enabled ? " (seedsec push re-adds the newest "
+				 "enabled version)" : "; no enabled version is left");
+		if (*why) {
+			pre[k] = xstrdup(why);
+			continue;
+		}
+		size_t n;
+		char *v = gsm_access(&g, k, gk.latest, &n);
+		if (memchr(v, 0, n)) {
+			pre[k] = xstrdup("contains a NUL byte");
+			sfree(v, n);
+			continue;
+		}
+		char from[64];
+		snprintf(from, sizeof from, "version %ld", gk.latest);
+		value_set(&vs, k, v, O_EXISTING, from);
+	}
+	g.cur = -1;
+	char where[1300];
+	snprintf(where, sizeof where, "GSM project %s", g.project);
+	int code = check_values(o, &vs, where, pre);
+	for (int k = 0; k < NKEYS; k++)
+		free(pre[k]);
+	gsm_close(&g);
+	values_free(&vs);
+	live_values = NULL;
+	config_free(&c);
+	return code;
 }
 
 /* ---- seal -------------------------------------------------------------- */

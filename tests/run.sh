@@ -13,6 +13,8 @@ for t in "${tests[@]}"; do
     rc=$?
     printf '%s\n' "$out" | grep -v '^RESULT '
     res=$(printf '%s\n' "$out" | grep '^RESULT ' | tail -n 1)
+    # a script may end with the plain "N passed, M failed" line instead
+    [ -n "$res" ] || res=$(printf '%s\n' "$out" | sed -n 's/^\([0-9][0-9]*\) passed, \([0-9][0-9]*\) failed$/RESULT \1 \2/p' | tail -n 1)
     if [ -z "$res" ]; then
         echo "FAIL $t stopped early (exit $rc)"
         broken+=("$t")
