@@ -333,14 +333,8 @@ buf_take(struct buf *b, size_t *n)
 
 /* read a whole file ("-" is stdin); bounded; errors name the path */
 static char *
-read_file(const char *path, size_t *len, const char *what)
+read_fd(int fd, const char *path, size_t *len, const char *what)
 {
-	int fd = 0;
-	if (strcmp(path, "-") != 0) {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			fatal("can't open %s %s: %s", what, path, strerror(errno));
-	}
 	struct buf b = {0};
 	for (;;) {
 		buf_grow(&b, 65536);
@@ -364,6 +358,18 @@ read_file(const char *path, size_t *len, const char *what)
 	return buf_take(&b, len);
 }
 
+static char *
+read_file(const char *path, size_t *len, const char *what)
+{
+	int fd = 0;
+	if (strcmp(path, "-") != 0) {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			fatal("can't open %s %s: %s", what, path, strerror(errno));
+	}
+	return read_fd(fd, path, len, what);
+}
+
 static int
 path_exists(const char *path)
 {
@@ -377,6 +383,37 @@ path_exists(const char *path)
  * file is never clobbered. With replace set (the file is an input we have
  * just read and carried over in full), rename() is used instead.
  */
+/* the temp file being written, removed if a signal ends the run */
+static char pending_tmp[PATH_MAX];
+
+static void
+on_fatal_signal(int sig)
+{
+	if (pending_tmp[0])
+		unlink(pending_tmp);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void
+sync_parent_dir(const char *path)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash == dir)
+		dir[1] = 0;
+	else if (slash)
+		*slash = 0;
+	else
+		snprintf(dir, sizeof dir, ".");
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+}
+
 static void
 write_file_atomic(const char *path, const char *data, size_t n, int replace)
 {
@@ -393,6 +430,7 @@ write_file_atomic(const char *path, const char *data, size_t n, int replace)
 	}
 	if (fd < 0)
 		fatal("can't create a temp file beside %s", path);
+	memcpy(pending_tmp, tmp, sizeof tmp);
 	size_t off = 0;
 	while (off < n) {
 		ssize_t w = write(fd, data + off, n - off);
@@ -402,6 +440,7 @@ write_file_atomic(const char *path, const char *data, size_t n, int replace)
 			int e = errno;
 			close(fd);
 			unlink(tmp);
+			pending_tmp[0] = 0;
 			fatal("can't write %s: %s", tmp, strerror(e));
 		}
 		off += (size_t)w;
@@ -409,25 +448,32 @@ write_file_atomic(const char *path, const char *data, size_t n, int replace)
 	if (fsync(fd) != 0 || close(fd) != 0) {
 		int e = errno;
 		unlink(tmp);
+		pending_tmp[0] = 0;
 		fatal("can't write %s: %s", tmp, strerror(e));
 	}
 	if (replace) {
 		if (rename(tmp, path) != 0) {
 			int e = errno;
 			unlink(tmp);
+			pending_tmp[0] = 0;
 			fatal("can't rename %s to %s: %s", tmp, path, strerror(e));
 		}
+		pending_tmp[0] = 0;
+		sync_parent_dir(path);
 		return;
 	}
 	if (link(tmp, path) != 0) {
 		int e = errno;
 		unlink(tmp);
+		pending_tmp[0] = 0;
 		if (e == EEXIST)
 			fatal("%s already exists; seedsec never overwrites a file "
 			      "(remove it, or pass it as --existing)", path);
 		fatal("can't create %s: %s", path, strerror(e));
 	}
 	unlink(tmp);
+	pending_tmp[0] = 0;
+	sync_parent_dir(path);
 }
 
 /* mkdir -p with the given mode for the last component */
@@ -483,6 +529,31 @@ utf8_invalid_at(const unsigned char *s, size_t n)
 		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
 			return (long)i;
 		i += len;
+	}
+	return -1;
+}
+
+/*
+ * Offset of the first Unicode space, line separator, zero-width or
+ * byte-order mark in valid UTF-8 (invisible in a token, fatal in a header);
+ * -1 if none.
+ */
+static long
+unicode_space_at(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i + 1 < n; i++) {
+		unsigned c = s[i], d = s[i + 1], e = i + 2 < n ? s[i + 2] : 0;
+		if (c == 0xc2 && (d == 0xa0 || d == 0x85))
+			return (long)i;
+		if (c == 0xe1 && d == 0x9a && e == 0x80)
+			return (long)i;
+		if (c == 0xe2 && d == 0x80 && ((e >= 0x80 && e <= 0x8f) || e == 0xa8 || e == 0xa9 ||
+					       e == 0xaf))
+			return (long)i;
+		if (c == 0xe2 && d == 0x81 && (e == 0x9f || e == 0xa0))
+			return (long)i;
+		if ((c == 0xe3 && d == 0x80 && e == 0x80) || (c == 0xef && d == 0xbb && e == 0xbf))
+			return (long)i;
 	}
 	return -1;
 }
@@ -736,6 +807,7 @@ struct config {
 	char *project;          /* cluster.projectID or NULL */
 	char *dns_provider;     /* for plan's explanation */
 	int dns_automate;
+	int no_config;          /* no file at all: built-in defaults */
 };
 
 static int
@@ -797,6 +869,11 @@ config_load(struct config *c, const char *opt_path)
 			fatal("ENV is too long");
 		if (path_exists(def))
 			c->path = xstrdup(def);
+		else if (env && *env)   /* asked for by name: a typo must not mean "no gates" */
+			fatal("ENV=%s, but %s does not exist here; pass -c FILE or run from the "
+			      "platform repository", env, def);
+		else
+			c->no_config = 1;
 	} else {
 		c->path = xstrdup(path);
 	}
@@ -830,6 +907,10 @@ config_load(struct config *c, const char *opt_path)
 	c->dns_provider = config_string(c, map_get(dns, "provider"), "dns.provider");
 	c->gate[G_DNS] = c->dns_automate && c->dns_provider &&
 			 !strcmp(c->dns_provider, "cloudflare");
+	if (c->dns_provider && strcmp(c->dns_provider, "cloudflare") &&
+	    strcmp(c->dns_provider, "google") && strcmp(c->dns_provider, "none"))
+		fatal("%s:%d: dns.provider: %s is not one of none, google, cloudflare", c->path,
+		      map_get(dns, "provider")->line, c->dns_provider);
 	c->backend = config_string(c, map_get(root, "secret_backend"), "secret_backend");
 	if (!c->backend)
 		c->backend = xstrdup("gcpsm");
@@ -958,6 +1039,12 @@ rule_violation(int k, const char *v, size_t n, int strict)
 	long bad = utf8_invalid_at((const unsigned char *)v, n);
 	if (bad >= 0) {
 		snprintf(why, sizeof why, "invalid UTF-8 at byte %ld", bad);
+		return why;
+	}
+	long us = unicode_space_at((const unsigned char *)v, n);
+	if (us >= 0) {
+		snprintf(why, sizeof why, "contains a Unicode space or invisible character at byte %ld",
+			 us);
 		return why;
 	}
 	if (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]))
@@ -1105,6 +1192,10 @@ clean_provided(int k, const char *src, size_t n, const char *from)
 			fatal("%s (from %s): whitespace inside the value at byte %zu; "
 			      "nothing written", keys[k].name, from, i);
 	}
+	long us = unicode_space_at((const unsigned char *)src + off, end - off);
+	if (us >= 0)
+		fatal("%s (from %s): Unicode space or invisible character at byte %zu; nothing "
+		      "written", keys[k].name, from, off + (size_t)us);
 	if (keys[k].hint) {
 		int match = 0;
 		const char *h = keys[k].hint;
@@ -5290,8 +5381,16 @@ collect_provided(const struct opts *o, struct values *vs)
 			snprintf(from, sizeof from, "--value %s=@%s", keys[k].name, o->valpath[k]);
 			char *v = clean_provided(k, raw, n, from);
 			sfree(raw, n);
-			if (v)
-				value_set(vs, k, v, O_PROVIDED, from);
+			if (!v) {
+				warnx("%s: the file is empty; %s is not provided", from, keys[k].name);
+				continue;
+			}
+			/* an operator's own value for a generated key: kept, but say what breaks */
+			const char *bad = rule_violation(k, v, strlen(v), 0);
+			if (bad)
+				warnx("%s: %s %s; used as given (see seedsec check)", from,
+				      keys[k].name, bad);
+			value_set(vs, k, v, O_PROVIDED, from);
 			continue;
 		}
 		if (keys[k].env) {
@@ -5360,7 +5459,16 @@ struct existing_ctx {
 	const struct opts *o;
 	struct values *vs;
 	int seen[NKEYS];
+	int lossy;              /* things a rewrite of this file would drop */
+	char lost[256];         /* the first of them */
 };
+
+static void
+existing_lost(struct existing_ctx *x, const char *where, const char *what)
+{
+	if (!x->lossy++)
+		snprintf(x->lost, sizeof x->lost, "%s: %s", where, what);
+}
 
 static int
 existing_secret(void *ctx, struct node *obj, const char *where)
@@ -5375,7 +5483,20 @@ existing_secret(void *ctx, struct node *obj, const char *where)
 	int k = key_lookup(name, strlen(name));
 	if (k < 0) {
 		status("IGNORED %s (%s: not a key of the contract)", name, where);
+		existing_lost(x, where, "a Secret outside the contract");
 		return 1;
+	}
+	const char *type = map_str(obj, "type");
+	if (type && strcmp(type, "Opaque"))
+		existing_lost(x, where, "a Secret type other than Opaque");
+	struct node *md = map_get(obj, "metadata");
+	if (map_get(md, "annotations") && map_get(md, "annotations")->n)
+		existing_lost(x, where, "annotations");
+	for (const char *f = "data\0stringData\0"; *f; f += strlen(f) + 1) {
+		struct node *m = map_get(obj, f);
+		for (size_t i = 0; m && m->kind == N_MAP && i < m->n; i++)
+			if (strcmp(m->k[i]->s, x->o->property))
+				existing_lost(x, where, "data keys besides the property");
 	}
 	if (x->seen[k])
 		fatal("%s: a second Secret named %s", where, name);
@@ -5385,10 +5506,20 @@ existing_secret(void *ctx, struct node *obj, const char *where)
 		warnx("%s: Secret %s is in namespace %s; rendering into %s", where, name, ns,
 		      x->o->ns);
 	struct node *data = map_get(obj, "data"), *sdata = map_get(obj, "stringData");
-	struct node *v = map_get(data, x->o->property);
+	/* stringData wins over data, as the API server merges them */
+	struct node *v = map_get(sdata, x->o->property);
 	char *val = NULL;
 	size_t vn = 0;
 	if (v) {
+		if (v->kind != N_SCALAR)
+			fatal("%s: Secret %s: stringData.%s is not a string", where, name,
+			      x->o->property);
+		if (map_get(data, x->o->property))
+			warnx("%s: Secret %s has %s in data and stringData; stringData wins, as in "
+			      "Kubernetes", where, name, x->o->property);
+		val = xstrndup(v->s, v->len);
+		vn = v->len;
+	} else if ((v = map_get(data, x->o->property))) {
 		if (v->kind != N_SCALAR)
 			fatal("%s: Secret %s: data.%s is not a string", where, name, x->o->property);
 		unsigned char *d = b64_decode(v->s, v->len, &vn);
@@ -5396,12 +5527,6 @@ existing_secret(void *ctx, struct node *obj, const char *where)
 			fatal("%s: Secret %s: data.%s is not padded standard base64", where, name,
 			      x->o->property);
 		val = (char *)d;
-	} else if ((v = map_get(sdata, x->o->property))) {
-		if (v->kind != N_SCALAR)
-			fatal("%s: Secret %s: stringData.%s is not a string", where, name,
-			      x->o->property);
-		val = xstrndup(v->s, v->len);
-		vn = v->len;
 	} else {
 		fatal("%s: Secret %s has no data key '%s' (see --property)", where, name,
 		      x->o->property);
@@ -5424,6 +5549,8 @@ existing_secret(void *ctx, struct node *obj, const char *where)
 	return 1;
 }
 
+static int same_file(const char *a, const char *b);
+
 /* earlier values from parsed documents; a value also given with --value must agree */
 static void
 existing_values(const struct opts *o, struct values *vs, struct docs *ds, const char *label)
@@ -5437,8 +5564,19 @@ existing_values(const struct opts *o, struct values *vs, struct docs *ds, const 
 		vs->from[k] = NULL;
 		vs->o[k] = O_NONE;
 	}
-	struct existing_ctx x = {o, vs, {0}};
+	size_t real = 0;
+	for (size_t i = 0; i < ds->n; i++)
+		real += ds->d[i].root && !scalar_is_null(ds->d[i].root);
+	if (real == 0)
+		fatal("--existing %s holds no documents: refusing to treat that as \"no earlier "
+		      "values\" (write-once keys would be made anew); for a first run leave "
+		      "--existing out", label);
+	struct existing_ctx x = {o, vs, {0}, 0, ""};
 	walk_objects(ds, label, existing_secret, &x);
+	if (x.lossy && o->output && same_file(o->output, o->existing))
+		fatal("-o %s would rewrite --existing %s and drop what seedsec does not carry "
+		      "(%s%s); write to another file; nothing written", o->output, label, x.lost,
+		      x.lossy > 1 ? ", and more" : "");
 	for (int k = 0; k < NKEYS; k++) {
 		if (!prov.v[k])
 			continue;
@@ -5500,10 +5638,27 @@ mirror_read(const struct opts *o)
 		free(path);
 		return NULL;
 	}
+	/* like ssh with its keys: no symlink, our own file, nobody else may read it */
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		fatal("can't open the Dex password mirror %s: %s%s", path, strerror(errno),
+		      errno == ELOOP ? " (a symlink: refused)" : "");
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		fatal("the Dex password mirror %s is not a regular file; refused", path);
+	if (st.st_uid != geteuid())
+		fatal("the Dex password mirror %s belongs to another user (uid %u); refused",
+		      path, (unsigned)st.st_uid);
+	if (st.st_mode & 077)
+		fatal("the Dex password mirror %s is readable or writable by others (mode %03o); "
+		      "refused: chmod 600 it if it is yours", path, (unsigned)(st.st_mode & 0777));
 	size_t n;
-	char *raw = read_file(path, &n, "Dex password mirror");
+	char *raw = read_fd(fd, path, &n, "Dex password mirror");
 	char *v = clean_provided(K_DEX_ADMIN_PASSWORD, raw, n, path);
 	sfree(raw, n);
+	const char *bad = v ? rule_violation(K_DEX_ADMIN_PASSWORD, v, strlen(v), 0) : NULL;
+	if (bad)
+		fatal("the Dex password mirror %s %s; refused", path, bad);
 	free(path);
 	return v;
 }
@@ -5513,11 +5668,31 @@ mirror_read(const struct opts *o)
  * A mirror that differs from the stored password is restored from it; the
  * old file is kept beside it.
  */
+/*
+ * The state dir, made (0700) and checked before any output is written, so a
+ * run never prints manifests and then fails on the mirror.
+ */
+static void
+state_dir_ready(const struct opts *o)
+{
+	make_dir(o->state, 0700);
+	struct stat st;
+	if (lstat(o->state, &st) != 0 || !S_ISDIR(st.st_mode))
+		fatal("--state %s is not a directory", o->state);
+	if (st.st_uid != geteuid() || (st.st_mode & 022))
+		fatal("--state %s is %s; refused (it holds the Dex admin password): chmod 700 it "
+		      "or choose another --state", o->state,
+		      st.st_uid != geteuid() ? "owned by another user" : "writable by others");
+	if (access(o->state, W_OK | X_OK) != 0)
+		fatal("can't write to --state %s: %s (choose another with --state DIR)", o->state,
+		      strerror(errno));
+}
+
 static void
 mirror_write(const struct opts *o, const char *pw, int rotate)
 {
 	char *path = mirror_path(o);
-	make_dir(o->state, 0700);
+	state_dir_ready(o);
 	char *cur = mirror_read(o);
 	if (cur && !strcmp(cur, pw)) {
 		sfree_str(cur);
@@ -5781,6 +5956,10 @@ prepare(const struct opts *o, struct config *c, struct values *vs)
 	collect_provided(o, vs);
 	load_existing(o, vs);
 	decide_needed(o, c, vs);
+	if (c->no_config)
+		status("NOTE no config (environments/%s/config.yaml not found, CFG unset): built-in "
+		       "defaults, every gate off", getenv("ENV") && *getenv("ENV") ? getenv("ENV")
+									: DEFAULT_ENV);
 	for (int k = 0; k < NKEYS; k++)
 		if (vs->o[k] == O_PROVIDED && !vs->needed[k]) {
 			warnx("%s is not needed (%s); the value supplied is ignored", keys[k].name,
@@ -5943,6 +6122,8 @@ cmd_render(const struct opts *o)
 	prepare(o, &c, &vs);
 	fill_generated(o, &vs);
 	report_values(o, &vs);
+	if (vs.v[K_DEX_ADMIN_PASSWORD])
+		state_dir_ready(o);
 	render_values(o, &vs);
 	if (vs.v[K_DEX_ADMIN_PASSWORD])
 		mirror_write(o, vs.v[K_DEX_ADMIN_PASSWORD], 0);
@@ -5966,6 +6147,7 @@ cmd_reset_dex_admin_offline(const struct opts *o)
 		  O_GENERATED, NULL);
 	vs.needed[K_DEX_ADMIN_PASSWORD] = vs.needed[K_DEX_ADMIN_HASH] = 1;
 	report_values(o, &vs);
+	state_dir_ready(o);
 	render_values(o, &vs);
 	mirror_write(o, vs.v[K_DEX_ADMIN_PASSWORD], 1);
 	status("ROTATED dex-admin-password and dex-admin-hash (mirrored to %s/dex-admin-password)",
@@ -6898,6 +7080,8 @@ cmd_seal(const struct opts *o)
 		objs[n] = sealed_object(&s, keys[k].name, oo.property, vs.v[k]);
 		names[n++] = keys[k].name;
 	}
+	if (vs.v[K_DEX_ADMIN_PASSWORD] && !in.doc[K_DEX_ADMIN_PASSWORD])
+		state_dir_ready(&oo);
 	seal_deliver(&oo, &in, objs, names, n);
 	for (size_t i = 0; i < n; i++)
 		node_free(objs[i]);
@@ -7458,42 +7642,77 @@ enum optid {
 	OPT_STORE_NAME, OPT_SA_NAME, OPT_SA_NAMESPACE, OPT_QUIET, OPT_HELP, OPT_VERSION,
 };
 
+/* which commands an option means something to: anything else is refused */
+enum {
+	B_PLAN = 1 << 0, B_CONTRACT = 1 << 1, B_RENDER = 1 << 2, B_SEAL = 1 << 3, B_PUSH = 1 << 4,
+	B_CHECK = 1 << 5, B_RESET = 1 << 6, B_STORE = 1 << 7, B_PATCH = 1 << 8, B_BCRYPT = 1 << 9,
+	B_ANY = (1 << 10) - 1,
+	B_GATES = B_PLAN | B_RENDER | B_SEAL | B_PUSH | B_CHECK | B_RESET,
+	B_WRITE = B_RENDER | B_SEAL | B_RESET | B_STORE,
+	B_GSM = B_PUSH | B_CHECK | B_RESET,
+};
+
 static const struct optdef {
 	const char *lng;
 	char shrt;
 	int arg;
 	enum optid id;
+	int cmds;
 } optdefs[] = {
-	{"config", 'c', 1, OPT_CONFIG},       {"enable", 0, 1, OPT_ENABLE},
-	{"disable", 0, 1, OPT_DISABLE},       {"all", 0, 0, OPT_ALL},
-	{"json", 0, 0, OPT_JSON},             {"format", 0, 1, OPT_FORMAT},
-	{"output", 'o', 1, OPT_OUTPUT},       {"split", 0, 1, OPT_SPLIT},
-	{"namespace", 'n', 1, OPT_NAMESPACE}, {"property", 0, 1, OPT_PROPERTY},
-	{"existing", 0, 1, OPT_EXISTING},     {"state", 0, 1, OPT_STATE},
-	{"value", 0, 1, OPT_VALUE},           {"bcrypt-cost", 'C', 1, OPT_BCRYPT_COST},
-	{"verify", 0, 1, OPT_VERIFY},         {"cert", 0, 1, OPT_CERT},
-	{"scope", 0, 1, OPT_SCOPE},           {"project", 0, 1, OPT_PROJECT},
-	{"endpoint", 0, 1, OPT_ENDPOINT},     {"location", 0, 1, OPT_LOCATION},
-	{"token-file", 0, 1, OPT_TOKEN_FILE}, {"credentials", 0, 1, OPT_CREDENTIALS},
-	{"ca-file", 0, 1, OPT_CA_FILE},       {"timeout", 0, 1, OPT_TIMEOUT},
-	{"dry-run", 0, 0, OPT_DRY_RUN},       {"store-name", 0, 1, OPT_STORE_NAME},
-	{"sa-name", 0, 1, OPT_SA_NAME},       {"sa-namespace", 0, 1, OPT_SA_NAMESPACE},
-	{"quiet", 'q', 0, OPT_QUIET},         {"help", 'h', 0, OPT_HELP},
-	{"version", 'V', 0, OPT_VERSION},
+	{"config", 'c', 1, OPT_CONFIG, B_GATES},
+	{"enable", 0, 1, OPT_ENABLE, B_GATES},
+	{"disable", 0, 1, OPT_DISABLE, B_GATES},
+	{"all", 0, 0, OPT_ALL, B_GATES},
+	{"json", 0, 0, OPT_JSON, B_GATES | B_CONTRACT},
+	{"format", 0, 1, OPT_FORMAT, B_WRITE},
+	{"output", 'o', 1, OPT_OUTPUT, B_WRITE | B_PATCH},
+	{"split", 0, 1, OPT_SPLIT, B_WRITE},
+	{"namespace", 'n', 1, OPT_NAMESPACE, B_WRITE | B_CHECK},
+	{"property", 0, 1, OPT_PROPERTY, B_RENDER | B_SEAL | B_RESET | B_CHECK | B_PATCH},
+	{"existing", 0, 1, OPT_EXISTING, B_RENDER | B_SEAL | B_RESET | B_CHECK},
+	{"state", 0, 1, OPT_STATE, B_RENDER | B_SEAL | B_RESET | B_PUSH},
+	{"value", 0, 1, OPT_VALUE, B_RENDER | B_SEAL | B_RESET | B_PUSH},
+	{"bcrypt-cost", 'C', 1, OPT_BCRYPT_COST, B_RENDER | B_SEAL | B_RESET | B_PUSH | B_BCRYPT},
+	{"verify", 0, 1, OPT_VERIFY, B_BCRYPT},
+	{"cert", 0, 1, OPT_CERT, B_SEAL},
+	{"scope", 0, 1, OPT_SCOPE, B_SEAL},
+	{"project", 0, 1, OPT_PROJECT, B_GSM},
+	{"endpoint", 0, 1, OPT_ENDPOINT, B_GSM},
+	{"location", 0, 1, OPT_LOCATION, B_GSM},
+	{"token-file", 0, 1, OPT_TOKEN_FILE, B_GSM},
+	{"credentials", 0, 1, OPT_CREDENTIALS, B_GSM},
+	{"ca-file", 0, 1, OPT_CA_FILE, B_GSM},
+	{"timeout", 0, 1, OPT_TIMEOUT, B_GSM},
+	{"dry-run", 0, 0, OPT_DRY_RUN, B_PUSH | B_RESET},
+	{"store-name", 0, 1, OPT_STORE_NAME, B_STORE},
+	{"sa-name", 0, 1, OPT_SA_NAME, B_STORE},
+	{"sa-namespace", 0, 1, OPT_SA_NAMESPACE, B_STORE},
+	{"quiet", 'q', 0, OPT_QUIET, B_ANY},
+	{"help", 'h', 0, OPT_HELP, B_ANY},
+	{"version", 'V', 0, OPT_VERSION, B_ANY},
 };
 
 static const struct command {
 	const char *name;
 	int (*fn)(const struct opts *);
 	int maxargs;
+	int bit;
 } commands[] = {
-	{"plan", cmd_plan, 0},       {"contract", cmd_contract, 0},
-	{"render", cmd_render, 0},   {"seal", cmd_seal, 0},
-	{"push", cmd_push, 0},       {"check", cmd_check, 0},
-	{"reset-dex-admin", cmd_reset_dex_admin, 0},
-	{"store", cmd_store, 0},     {"patch", cmd_patch, 1 << 20},
-	{"bcrypt", cmd_bcrypt, 0},
+	{"plan", cmd_plan, 0, B_PLAN},
+	{"contract", cmd_contract, 0, B_CONTRACT},
+	{"render", cmd_render, 0, B_RENDER},
+	{"seal", cmd_seal, 0, B_SEAL},
+	{"push", cmd_push, 0, B_PUSH},
+	{"check", cmd_check, 0, B_CHECK},
+	{"reset-dex-admin", cmd_reset_dex_admin, 0, B_RESET},
+	{"store", cmd_store, 0, B_STORE},
+	{"patch", cmd_patch, 1 << 20, B_PATCH},
+	{"bcrypt", cmd_bcrypt, 0, B_BCRYPT},
 };
+
+/* options given, for the per-command check and the one-reader-of-stdin rule */
+static const struct optdef *opts_seen[64];
+static int nopts_seen;
 
 static void
 gate_list(const char *arg, int *set, const char *opt)
@@ -7546,7 +7765,7 @@ static int
 data_key_ok(const char *s)
 {
 	size_t n = strlen(s);
-	if (n == 0 || n > 253 || !strcmp(s, ".") || !strcmp(s, ".."))
+	if (n == 0 || n > 253 || !strcmp(s, ".") || !strncmp(s, "..", 2))
 		return 0;
 	for (size_t i = 0; i < n; i++)
 		if (!(isalnum((unsigned char)s[i]) || s[i] == '-' || s[i] == '.' || s[i] == '_'))
@@ -7703,6 +7922,8 @@ parse_args(struct opts *o, int argc, char **argv)
 			usage(why);
 		}
 		apply_opt(o, d->id, arg, spelled);
+		if (nopts_seen < (int)(sizeof opts_seen / sizeof opts_seen[0]))
+			opts_seen[nopts_seen++] = d;
 	}
 	if (npos == 0)
 		usage(NULL);
@@ -7722,6 +7943,9 @@ main(int argc, char **argv)
 	o.scope = "strict";
 	o.timeout = 30;
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGINT, on_fatal_signal);
+	signal(SIGTERM, on_fatal_signal);
+	signal(SIGHUP, on_fatal_signal);
 	umask(077);
 	parse_args(&o, argc, argv);
 	if (!dns_label(o.ns))
@@ -7735,6 +7959,22 @@ main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(commands[i].name, o.cmd))
 			continue;
+		for (int j = 0; j < nopts_seen; j++)
+			if (!(opts_seen[j]->cmds & commands[i].bit)) {
+				char why[160];
+				snprintf(why, sizeof why, "--%s means nothing to %s", opts_seen[j]->lng,
+					 o.cmd);
+				usage(why);
+			}
+		int stdin_readers = o.existing && !strcmp(o.existing, "-");
+		for (int k = 0; k < NKEYS; k++)
+			stdin_readers += o.valpath[k] && !strcmp(o.valpath[k], "-");
+		stdin_readers += o.cert && !strcmp(o.cert, "-");
+		stdin_readers += o.config && !strcmp(o.config, "-");
+		for (int j = 0; j < o.nargs; j++)
+			stdin_readers += !strcmp(o.args[j], "-");
+		if (stdin_readers > 1)
+			usage("standard input can be read only once (- or @- given more than once)");
 		if (o.nargs > commands[i].maxargs) {
 			char why[128];
 			snprintf(why, sizeof why, "%s: unexpected argument '%.40s'", o.cmd, o.args[0]);

@@ -137,7 +137,7 @@ check "... reported as EXISTS (from the mirror)" grep -q '^EXISTS dex-admin-pass
 rm -rf st
 "$SEEDSEC" --enable identity render --state st --existing nopw.yaml > d3.yaml 2> d3.err
 check "hash only, no mirror: MISSING password, exit 1, hash kept" [ $? = 1 ] && grep -q '^MISSING dex-admin-password (only the hash exists' d3.err && [ "$($V get d3.yaml dex-admin-hash)" = "$($V get d1.yaml dex-admin-hash)" ]
-printf 'stale-mirror' > st/dex-admin-password 2>/dev/null || { mkdir -p st; printf 'stale-mirror' > st/dex-admin-password; }
+mkdir -p st; (umask 077; printf 'stale-mirror' > st/dex-admin-password)
 "$SEEDSEC" --enable identity render --state st --existing d1.yaml > d4.yaml 2> d4.err
 check "a stale mirror is restored from the stored password" [ "$(cat st/dex-admin-password)" = "$pw1" ] && grep -q '^REPAIRED st/dex-admin-password' d4.err
 check "... and the old copy is kept" [ "$(cat st/dex-admin-password.*.bak)" = stale-mirror ]
