@@ -6487,6 +6487,10 @@ cmd_push(const struct opts *o)
 	struct gsm g;
 	struct push_ctx x = {o, &vs};
 	push_open(&g, o, &c, &x);
+	if (vs.needed[K_DEX_ADMIN_PASSWORD] && !o->dry_run) {
+		state_dir_ready(o);     /* before anything is written: the mirror must work */
+		sfree_str(mirror_read(o));
+	}
 	for (int k = 0; k < NKEYS; k++) {
 		if (!vs.needed[k] || (keys[k].flags & F_DEX_HASH))
 			continue;
@@ -6536,6 +6540,9 @@ cmd_reset_dex_admin_gsm(const struct opts *o)
 			   gp.latest + 1);
 		gsm_result(&g, H, P_WOULD_ROTATE, "would add its hash as version %ld", gh.latest + 1);
 	} else {
+		/* the mirror must be writable before the first version is added */
+		state_dir_ready(o);
+		sfree_str(mirror_read(o));
 		value_set(&vs, P, gen_value(P), O_GENERATED, NULL);
 		value_set(&vs, H, dex_hash_for(vs.v[P], o->bcrypt_cost), O_GENERATED, NULL);
 		const int ks[2] = {P, H};

@@ -188,7 +188,7 @@ $(q 'sec("dex-admin-password")')"
 # ---------------------------------------------------------------- reset-dex-admin against GSM
 reset_fake
 gsm_ctl POST preload "{\"secrets\":[{\"id\":\"dex-admin-password\",\"versions\":[\"$PW\"]},{\"id\":\"dex-admin-hash\",\"versions\":[\"$HASH\"]}]}" >/dev/null
-mkdir -p "$STATE" && printf '%s' "$PW" >"$STATE/dex-admin-password"
+(umask 077; mkdir -p "$STATE" && printf '%s' "$PW" >"$STATE/dex-admin-password")
 seq0=$(q 's["seq"]')
 run reset -c "$CONFIG" reset-dex-admin
 same "reset-dex-admin: exit 0, new versions of both" "0
