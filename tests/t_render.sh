@@ -75,6 +75,12 @@ check "--existing reads a List" $V same all.yaml fromlist.yaml
 "$SEEDSEC" --all render --existing - < all.yaml > fromstdin.yaml 2>/dev/null
 check "--existing - reads stdin" $V same all.yaml fromstdin.yaml
 
+# kubectl's own decoder reads every form (no cluster needed with --local)
+for f in all.yaml all.json all.list; do
+    n=$(kubectl label --local -f "$f" check=1 -o name 2>/dev/null | grep -c '^secret/')
+    check "kubectl decodes $f: 18 Secrets" [ "$n" = 18 ]
+done
+
 # --- -o never overwrites; replacing the --existing file itself is allowed
 cp all.yaml keep.yaml
 expect_exit 2 "-o onto an existing file is refused" "$SEEDSEC" --all render -o keep.yaml
