@@ -762,6 +762,8 @@ struct doc {
 	struct node *root;  /* NULL for an empty document */
 	size_t start, end;  /* [start, end) in the source, incl. its '---' line */
 	int line;           /* first line of the document */
+	const char *file;   /* set when documents of several files are gathered */
+	size_t index;       /* its number in that file, from 1 */
 };
 
 struct docs {
@@ -5430,7 +5432,12 @@ walk_objects(struct docs *ds, const char *file, doc_fn fn, void *ctx)
 	for (size_t i = 0; i < ds->n; i++) {
 		struct node *r = ds->d[i].root;
 		char where[PATH_MAX + 64];
-		snprintf(where, sizeof where, "%s: document %zu (line %d)", file, i + 1, ds->d[i].line);
+		if (ds->d[i].file)
+			snprintf(where, sizeof where, "%s: document %zu (line %d)", ds->d[i].file,
+				 ds->d[i].index, ds->d[i].line);
+		else
+			snprintf(where, sizeof where, "%s: document %zu (line %d)", file, i + 1,
+				 ds->d[i].line);
 		if (!r || scalar_is_null(r))
 			continue;
 		if (r->kind != N_MAP)
@@ -5603,12 +5610,78 @@ existing_values(const struct opts *o, struct values *vs, struct docs *ds, const 
 	}
 }
 
+static int
+cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * --existing DIR: every *.yaml, *.yml and *.json file in it (what --split
+ * wrote), in name order, read as one set of documents.
+ */
+static void
+existing_dir(const struct opts *o, struct values *vs)
+{
+	DIR *d = opendir(o->existing);
+	if (!d)
+		fatal("can't open directory %s: %s", o->existing, strerror(errno));
+	char **names = NULL;
+	size_t nn = 0, cap = 0;
+	for (struct dirent *e; (e = readdir(d));) {
+		size_t l = strlen(e->d_name);
+		int ok = (l > 5 && !strcmp(e->d_name + l - 5, ".yaml")) ||
+			 (l > 4 && !strcmp(e->d_name + l - 4, ".yml")) ||
+			 (l > 5 && !strcmp(e->d_name + l - 5, ".json"));
+		if (!ok || e->d_name[0] == '.')
+			continue;
+		if (nn == cap) {
+			cap = cap ? cap * 2 : 32;
+			char **nv = xcalloc(cap, sizeof *nv);
+			if (nn)
+				memcpy(nv, names, nn * sizeof *nv);
+			free(names);
+			names = nv;
+		}
+		char p[PATH_MAX];
+		if ((size_t)snprintf(p, sizeof p, "%s/%s", o->existing, e->d_name) >= sizeof p)
+			fatal("path too long in %s", o->existing);
+		names[nn++] = xstrdup(p);
+	}
+	closedir(d);
+	qsort(names, nn, sizeof *names, cmp_names);
+	struct docs all = {0};
+	for (size_t i = 0; i < nn; i++) {
+		size_t n;
+		char *src = read_file(names[i], &n, "existing values");
+		struct docs one = {0};
+		parse_stream(src, n, names[i], &one);
+		sfree(src, n);
+		for (size_t j = 0; j < one.n; j++) {
+			one.d[j].file = names[i];
+			one.d[j].index = j + 1;
+			docs_push(&all, one.d[j]);
+		}
+		free(one.d);
+	}
+	existing_values(o, vs, &all, o->existing);
+	docs_free(&all);
+	for (size_t i = 0; i < nn; i++)
+		free(names[i]);
+	free(names);
+}
+
 /* read earlier values (--existing) */
 static void
 load_existing(const struct opts *o, struct values *vs)
 {
 	if (!o->existing)
 		return;
+	struct stat st;
+	if (strcmp(o->existing, "-") && stat(o->existing, &st) == 0 && S_ISDIR(st.st_mode)) {
+		existing_dir(o, vs);
+		return;
+	}
 	size_t n;
 	char *src = read_file(o->existing, &n, "existing values");
 	struct docs ds = {0};
@@ -5873,15 +5946,28 @@ deliver(const struct opts *o, struct node **objs, const char **names, size_t n)
 			if ((size_t)snprintf(path, sizeof path, "%s/%s.%s", o->split, names[i], ext) >=
 			    sizeof path)
 				fatal("--split path too long");
-			if (path_exists(path))
-				fatal("%s already exists; seedsec never overwrites a file; nothing "
-				      "written", path);
+			if (!path_exists(path))
+				continue;
+			/* a file holding exactly this object is left alone (a re-run that
+			 * only adds keys); anything else is never overwritten */
+			struct buf b = {0};
+			emit_object(&b, o->format, objs[i]);
+			size_t cn;
+			char *cur = read_file(path, &cn, "split file");
+			int same = cn == b.n && !memcmp(cur, b.p, cn);
+			sfree(cur, cn);
+			buf_free(&b);
+			if (!same)
+				fatal("%s already exists with other content; seedsec never overwrites a "
+				      "file; nothing written", path);
 		}
 		make_dir(o->split, 0700);
 		for (size_t i = 0; i < n; i++) {
-			struct buf b = {0};
-			emit_object(&b, o->format == FMT_LIST ? FMT_YAML : o->format, objs[i]);
 			snprintf(path, sizeof path, "%s/%s.%s", o->split, names[i], ext);
+			if (path_exists(path))
+				continue;
+			struct buf b = {0};
+			emit_object(&b, o->format, objs[i]);
 			write_file_atomic(path, b.p, b.n, 0);
 			buf_free(&b);
 		}
@@ -7961,6 +8047,8 @@ main(int argc, char **argv)
 		usage("--property: not a valid Secret data key ([-._a-zA-Z0-9]+)");
 	if (o.output && o.split)
 		usage("-o and --split exclude each other");
+	if (o.split && o.format == FMT_LIST)
+		usage("--split writes one object per file: --format list does not apply");
 	if (o.json && (!strcmp(o.cmd, "render") || !strcmp(o.cmd, "seal")) && !o.output && !o.split)
 		usage("--json with render/seal needs -o FILE or --split DIR (stdout carries the manifests)");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {

@@ -100,7 +100,17 @@ for f in split/*.yaml; do
     [ "$(stat -c %a "$f")" = 600 ] || ok=0
 done
 check "--split: each file parses alone, 0600, same value" [ $ok = 1 ]
-expect_exit 2 "--split into files that exist is refused" "$SEEDSEC" --all render --existing all.yaml --split split
+"$SEEDSEC" -c "$CONFIG" --disable dns render --split sp2 > /dev/null 2>&1
+before=$(cd sp2 && md5sum *)
+"$SEEDSEC" -c "$CONFIG" render --existing sp2 --split sp2 > /dev/null 2> sp2.err
+check "--split re-run with --existing DIR: old files byte-identical, token MISSING (exit 1)" \
+    [ $? = 1 ] && [ "$(ls sp2 | wc -l)" = 15 ] && [ "$(cd sp2 && md5sum $(echo "$before" | awk '{print $2}'))" = "$before" ]
+CLOUDFLARE_API_TOKEN=cfut_x "$SEEDSEC" -c "$CONFIG" render --existing sp2 --split sp2 > /dev/null 2>&1
+check "... and with the token: 16 files" [ "$(ls sp2 | wc -l)" = 16 ]
+printf 'changed' > sp2/vllm-api-key.yaml.new && mv sp2/vllm-api-key.yaml.new sp2/vllm-api-key.yaml 2>/dev/null
+"$SEEDSEC" --all render --existing all.yaml --split sp2 > /dev/null 2>&1
+check "--split onto a file with other content is refused" [ $? = 2 ]
+expect_exit 2 "--split with --format list is refused" "$SEEDSEC" render --split sp3 --format list
 
 # --- --namespace / --property
 "$SEEDSEC" render --namespace vault-src --property token > np.yaml 2>/dev/null
