@@ -6685,10 +6685,10 @@ check_values(const struct opts *o, struct values *vs, const char *where,
 		} else if (!vs->v[k]) {
 			state = "MISSING";
 			if (keys[k].env)
-				snprintf(why, sizeof why, "needed (%s); set %s or pass --value %s=@FILE",
+				snprintf(why, sizeof why, "needed: %s; set %s or pass --value %s=@FILE",
 					 vs->why[k], keys[k].env, keys[k].name);
 			else
-				snprintf(why, sizeof why, "needed (%s); seedsec render or push creates it",
+				snprintf(why, sizeof why, "needed: %s; seedsec render or push creates it",
 					 vs->why[k]);
 		} else if ((bad = rule_violation(k, vs->v[k], strlen(vs->v[k]), 0))) {
 			state = "BAD";

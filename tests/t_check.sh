@@ -72,7 +72,7 @@ case_ 0 hf-token "b'whatever_shape'" "" "provided token of any shape (hints only
 # missing keys
 $PY -c 'import sys,yaml; ds=[d for d in yaml.safe_load_all(open(sys.argv[1])) if d["metadata"]["name"]!="anthropic-api-key"]; print(yaml.safe_dump_all(ds),end="")' good.yaml > miss.yaml
 "$SEEDSEC" --all check --existing miss.yaml > /dev/null 2> miss.err
-check "a missing needed key: exit 1 and how to provide it" [ $? = 1 ] && grep -q '^MISSING anthropic-api-key (needed (--all); set ANTHROPIC_API_KEY' miss.err
+check "a missing needed key: exit 1 and how to provide it" [ $? = 1 ] && grep -q '^MISSING anthropic-api-key (needed: --all; set ANTHROPIC_API_KEY' miss.err
 "$SEEDSEC" -c "$CONFIG" check --existing miss.yaml > /dev/null 2> cfg.err
 check "gates come from the config: egress off, anthropic not needed" [ $? = 0 ]
 # --json report

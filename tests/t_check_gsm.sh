@@ -40,7 +40,7 @@ printf '%s' "$other" | gcloud secrets versions add dex-admin-hash --data-file=- 
 "$SEEDSEC" -c "$CONFIG" check "${G[@]}" --json > st.json 2> st.err
 check "problems: exit 1" [ $? = 1 ]
 check "latest DISABLED named" grep -q '^BAD litellm-master-key (latest version 2 is DISABLED (seedsec push re-adds' st.err
-check "missing secret named, with how" grep -q '^MISSING vllm-api-key (needed (always); seedsec render or push creates it)' st.err
+check "missing secret named, with how" grep -q '^MISSING vllm-api-key (needed: always; seedsec render or push creates it)' st.err
 check "secret with no version named" grep -q '^BAD n8n-encryption-key (the secret exists in ai-lab but has no version' st.err
 check "Dex hash mismatch named" grep -q '^BAD dex-admin-hash (does not match dex-admin-password' st.err
 $PY -c '
