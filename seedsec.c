@@ -1283,11 +1283,17 @@ static const uint32_t bf_pi[18 + 1024] = {
 	0xb74e6132, 0xce77e25b, 0x578fdfe3, 0x3ac372e6,
 };
 
-/* one Blowfish state; bf_pi holds its initial value in this order */
+/* one Blowfish state; bf_pi holds its initial value in this order; w[] is all of it */
 struct bf {
-	uint32_t P[18];
-	uint32_t S[4][256];
+	union {
+		struct {
+			uint32_t P[18];
+			uint32_t S[4][256];
+		};
+		uint32_t w[18 + 1024];
+	};
 };
+_Static_assert(sizeof(struct bf) == sizeof bf_pi, "Blowfish state layout");
 
 #define BF_F(s, x) \
 	((((s)->S[0][(x) >> 24] + (s)->S[1][(x) >> 16 & 0xff]) ^ (s)->S[2][(x) >> 8 & 0xff]) + \
@@ -1339,8 +1345,8 @@ struct bf {
 /*
  * ExpandKey: P ^= the key words, then re-encrypt P and the S-boxes in one
  * chain, each block first xored with the next two salt words (all zero: no
- * salt; the salt stream runs on from P into S). Key and salt come as
- * precomputed words: nothing but Blowfish in the loops.
+ * salt). Key and salt come as precomputed words: nothing but Blowfish in the
+ * loop.
  */
 static void
 bf_expand(struct bf *restrict a, const uint32_t ka[18], const uint32_t sa[4])
@@ -1348,27 +1354,20 @@ bf_expand(struct bf *restrict a, const uint32_t ka[18], const uint32_t sa[4])
 	uint32_t la = 0, ra = 0;
 	for (int i = 0; i < 18; i++)
 		a->P[i] ^= ka[i];
-	for (int i = 0; i < 18; i += 2) {
+	for (int i = 0; i < 18 + 1024; i += 2) {
 		la ^= sa[i & 2];
 		ra ^= sa[(i & 2) | 1];
 		BF_ENC(a, la, ra);
-		a->P[i] = la;
-		a->P[i + 1] = ra;
-	}
-	for (int i = 0; i < 1024; i += 2) {
-		la ^= sa[(i + 18) & 2];
-		ra ^= sa[((i + 18) & 2) | 1];
-		BF_ENC(a, la, ra);
-		a->S[i >> 8][i & 0xff] = la;
-		a->S[i >> 8][(i & 0xff) + 1] = ra;
+		a->w[i] = la;
+		a->w[i + 1] = ra;
 	}
 }
 
 /*
- * The same on two independent states side by side. Blowfish is one long
- * dependency chain of table loads; a second chain runs in the gaps of the
- * first, so two lanes cost little more than one. bcrypt_hash uses the second
- * lane to verify the new hash while making it.
+ * The same (without salt) on two independent states side by side. Blowfish
+ * is one long dependency chain of table loads; a second chain runs in the
+ * gaps of the first, so two lanes cost little more than one. bcrypt_hash uses
+ * the second lane to verify the new hash while making it.
  */
 static void
 bf_expand2(struct bf *restrict a, struct bf *restrict b, const uint32_t ka[18],
@@ -1379,19 +1378,12 @@ bf_expand2(struct bf *restrict a, struct bf *restrict b, const uint32_t ka[18],
 		a->P[i] ^= ka[i];
 		b->P[i] ^= kb[i];
 	}
-	for (int i = 0; i < 18; i += 2) {
+	for (int i = 0; i < 18 + 1024; i += 2) {
 		BF_ENC2(a, la, ra, b, lb, rb);
-		a->P[i] = la;
-		a->P[i + 1] = ra;
-		b->P[i] = lb;
-		b->P[i + 1] = rb;
-	}
-	for (int i = 0; i < 1024; i += 2) {
-		BF_ENC2(a, la, ra, b, lb, rb);
-		a->S[i >> 8][i & 0xff] = la;
-		a->S[i >> 8][(i & 0xff) + 1] = ra;
-		b->S[i >> 8][i & 0xff] = lb;
-		b->S[i >> 8][(i & 0xff) + 1] = rb;
+		a->w[i] = la;
+		a->w[i + 1] = ra;
+		b->w[i] = lb;
+		b->w[i + 1] = rb;
 	}
 }
 
@@ -1436,8 +1428,7 @@ eksblowfish(struct bf_lane *ln, int lanes, int cost)
 	static const uint32_t zero[4];
 	struct bf *st = xmalloc(2 * sizeof *st);
 	for (int j = 0; j < lanes; j++) {
-		memcpy(st[j].P, bf_pi, sizeof st[j].P);
-		memcpy(st[j].S, bf_pi + 18, sizeof st[j].S);
+		memcpy(st[j].w, bf_pi, sizeof st[j].w);
 		bf_expand(&st[j], ln[j].key, ln[j].salt);
 	}
 	for (uint32_t i = 0, rounds = 1u << cost; i < rounds; i++) {
