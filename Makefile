@@ -142,3 +142,7 @@ install: seedsec seedsec.1
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
 	install -m 0755 seedsec $(DESTDIR)$(PREFIX)/bin/seedsec
 	install -m 0644 seedsec.1 $(DESTDIR)$(PREFIX)/share/man/man1/seedsec.1
+
+# side by side with gcloud/htpasswd/kubectl/python3-bcrypt; writes bench/RESULTS.md (and README)
+bench: seedsec
+	bash bench/run.sh
