@@ -126,7 +126,7 @@ dist: $(SRCS) $(VENDOR) Makefile
 		v=$$(cd $(BUILD) && env -u CFG $$run ../$$b --version); \
 		n=$$(cd $(BUILD) && env -u CFG ENV=dist-smoke $$run ../$$b -q render --state repro/smoke-state | grep -c '^kind: Secret$$'); \
 		[ "$$n" = 5 ] || { echo "dist: $$b render gave $$n Secrets, expected 5" >&2; exit 2; }; \
-		printf 'U*U' | $$run $$b -q bcrypt --verify '$$2a$$05$$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW' || \
+		printf 'U*U' | $$run $$b -q bcrypt --verify '$$2a$$05$$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW' 2>/dev/null || \
 			{ echo "dist: $$b bcrypt fails a published vector" >&2; exit 2; }; \
 		h=$$(printf 'smoke' | $$run $$b bcrypt -C 10); \
 		printf 'smoke' | $$run $$b -q bcrypt --verify "$$h" || { echo "dist: $$b bcrypt round trip fails" >&2; exit 2; }; \
