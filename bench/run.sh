@@ -72,16 +72,28 @@ n=$("$SEEDSEC" -c "$CFG_FILE" plan --json | $PY -c 'import json,sys; print(sum(k
 
 # ---- timing ---------------------------------------------------------------------------
 now_us() { local t=${EPOCHREALTIME/./}; echo "$((10#$t))"; }
-# sample NAME CMD...: run CMD once, append its wall time in ms to samples/NAME
+# cpu_ms FILE: the children's CPU time (user + sys, ms) from the output of `times`, which
+# must run in this shell itself (in a $(...) it would see a fresh process with no children)
+cpu_ms() {
+    tail -n 1 "$1" | awk '{
+        t = 0
+        for (i = 1; i <= 2; i++) { split($i, p, "m"); sub(/s$/, "", p[2]); t += p[1] * 60 + p[2] }
+        printf "%d\n", t * 1000 }'
+}
+# sample NAME CMD...: run CMD once; append its wall time in ms to samples/NAME and the
+# CPU time of the processes it ran to samples/NAME.cpu
 sample() {
     local name=$1 t0 t1
     shift
+    times > "$TMP/times0"
     t0=$(now_us)
     "$@"
     t1=$(now_us)
+    times > "$TMP/times1"
     echo "$(((t1 - t0) / 1000))" >> "$TMP/samples/$name"
+    echo "$(($(cpu_ms "$TMP/times1") - $(cpu_ms "$TMP/times0")))" >> "$TMP/samples/$name.cpu"
 }
-# stats NAME -> "median min max n" (ms)
+# stats NAME -> "median min max n" (ms); NAME.cpu for the CPU times
 stats() {
     sort -n "$TMP/samples/$1" | awk '{ v[NR] = $1 } END {
         m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
@@ -305,9 +317,11 @@ ver_openssl=$(openssl version | cut -d' ' -f2)
         PUSH_RATIO=$(ratio "$g" "$s")
         echo "| | seedsec push | gcloud flow | gcloud / seedsec |"
         echo "|---|---:|---:|---:|"
-        echo "| empty project: create all | $s ms ($(range seedsec-push)) | $g ms ($(range gcloud-push)) | ${PUSH_RATIO}x |"
-        echo "| per key | $(ratio "$s" "$NKEYS") ms | $(ratio "$g" "$NKEYS") ms | |"
-        echo "| everything exists (next boot) | $s2 ms ($(range seedsec-push-again)) | $g2 ms ($(range gcloud-push-again)) | $(ratio "$g2" "$s2")x |"
+        echo "| wall, empty project: create all | $s ms ($(range seedsec-push)) | $g ms ($(range gcloud-push)) | ${PUSH_RATIO}x |"
+        echo "| wall per key | $(ratio "$s" "$NKEYS") ms | $(ratio "$g" "$NKEYS") ms | |"
+        echo "| wall, everything exists (next boot) | $s2 ms ($(range seedsec-push-again)) | $g2 ms ($(range gcloud-push-again)) | $(ratio "$g2" "$s2")x |"
+        sc=$(median seedsec-push.cpu) gc=$(median gcloud-push.cpu)
+        echo "| CPU of the client processes, create all | $sc ms ($(range seedsec-push.cpu)) | $gc ms ($(range gcloud-push.cpu)) | $(ratio "$gc" "$sc")x |"
         echo
         echo "gcloud flow: per key \`gcloud secrets describe\`, and when absent a value (openssl rand;"
         echo "htpasswd for the Dex hash) piped to \`gcloud secrets create --data-file=-\`, as the"
@@ -319,29 +333,38 @@ ver_openssl=$(openssl version | cut -d' ' -f2)
     echo "## (2) render: full contract ($NKEYS keys), bcrypt cost $COST"
     echo
     rs=$(median seedsec-render) rsh=$(median shell-render)
-    echo "| seedsec render | openssl + htpasswd + kubectl | shell / seedsec |"
-    echo "|---:|---:|---:|"
-    echo "| $rs ms ($(range seedsec-render)) | $rsh ms ($(range shell-render)) | $(ratio "$rsh" "$rs")x |"
+    rsc=$(median seedsec-render.cpu) rshc=$(median shell-render.cpu)
+    echo "| | seedsec render | openssl + htpasswd + kubectl | shell / seedsec |"
+    echo "|---|---:|---:|---:|"
+    echo "| wall | $rs ms ($(range seedsec-render)) | $rsh ms ($(range shell-render)) | $(ratio "$rsh" "$rs")x |"
+    echo "| CPU | $rsc ms ($(range seedsec-render.cpu)) | $rshc ms ($(range shell-render.cpu)) | $(ratio "$rshc" "$rsc")x |"
     echo
     echo "Shell flow: per key \`openssl rand\` (\`htpasswd -nbBC $COST\` for the Dex hash) and"
     echo "\`kubectl create secret generic --dry-run=client -o yaml\`; values on argv, as that flow has them."
     echo
     echo "## (3) bcrypt: $HASHES hashes at cost $COST"
     echo
-    bs=$(median bcrypt-seedsec) bh=$(median bcrypt-htpasswd) bp=$(median bcrypt-python)
-    fastest_other=$bh fastest_name=htpasswd
-    if [ "$bp" -lt "$bh" ]; then fastest_other=$bp fastest_name=python3-bcrypt; fi
     per() { ratio "$1" "$HASHES"; }
-    echo "| | $HASHES hashes | per hash | vs seedsec |"
-    echo "|---|---:|---:|---:|"
-    echo "| seedsec bcrypt (hash + verify) | $bs ms ($(range bcrypt-seedsec)) | $(per "$bs") ms | 1.00 |"
-    echo "| htpasswd -nbBC $COST | $bh ms ($(range bcrypt-htpasswd)) | $(per "$bh") ms | $(ratio "$bh" "$bs") |"
-    echo "| python3-bcrypt (one process) | $bp ms ($(range bcrypt-python)) | $(per "$bp") ms | $(ratio "$bp" "$bs") |"
+    echo "| | wall, $HASHES hashes | CPU, $HASHES hashes | CPU per hash | CPU vs seedsec |"
+    echo "|---|---:|---:|---:|---:|"
+    bsc=$(median bcrypt-seedsec.cpu) fastest_cpu='' fastest_name=''
+    for c in bcrypt-seedsec bcrypt-htpasswd bcrypt-python; do
+        case $c in
+            bcrypt-seedsec) label="seedsec bcrypt (hash + verify)" ;;
+            bcrypt-htpasswd) label="htpasswd -nbBC $COST" ;;
+            bcrypt-python) label="python3-bcrypt (one process)" ;;
+        esac
+        cw=$(median "$c") cc=$(median "$c.cpu")
+        echo "| $label | $cw ms ($(range "$c")) | $cc ms ($(range "$c.cpu")) | $(per "$cc") ms | $(ratio "$cc" "$bsc") |"
+        if [ "$c" != bcrypt-seedsec ] && { [ -z "$fastest_cpu" ] || [ "$cc" -lt "$fastest_cpu" ]; }; then
+            fastest_cpu=$cc fastest_name=${label%% *}
+        fi
+    done
     echo
     echo "seedsec (password on stdin from a file) and htpasswd (password on argv) run once per"
-    echo "hash, process start included; python3-bcrypt hashes"
-    echo "$HASHES times in one process. seedsec also verifies each new hash before printing it:"
-    echo "a second EksBlowfish run interleaved with the first in one thread."
+    echo "hash, process start included; python3-bcrypt hashes $HASHES times in one process."
+    echo "seedsec also verifies each new hash before printing it: a second EksBlowfish run"
+    echo "interleaved with the first in one thread. CPU = user + sys of the processes run."
     echo
     echo "## (4) size and peak RSS"
     echo
@@ -356,14 +379,18 @@ ver_openssl=$(openssl version | cut -d' ' -f2)
     echo
     echo "## Goals (issue #9)"
     echo
-    rr=$(ratio "$rs" "$(per "$fastest_other")")
-    br=$(ratio "$(per "$bs")" "$(per "$fastest_other")")
+    hash1=$(per "$fastest_cpu")
+    rr=$(ratio "$rsc" "$hash1")
+    br=$(ratio "$bsc" "$fastest_cpu")
     echo "| goal | measured | |"
     echo "|---|---:|---|"
-    echo "| push >= 300x faster per key than the gcloud flow | ${PUSH_RATIO}x | $(verdict "$PUSH_RATIO" 300 ge) |"
-    echo "| render <= 1.2x one bcrypt hash (fastest here: $fastest_name, $(per "$fastest_other") ms) | ${rr}x | $(verdict "$rr" 1.2 le) |"
-    echo "| bcrypt <= 1.2x the fastest other implementation ($fastest_name) | ${br}x | $(verdict "$br" 1.2 le) |"
+    echo "| push >= 300x faster per key than the gcloud flow (wall) | ${PUSH_RATIO}x | $(verdict "$PUSH_RATIO" 300 ge) |"
+    echo "| render <= 1.2x one bcrypt hash (CPU; one $fastest_name hash: $hash1 ms) | ${rr}x | $(verdict "$rr" 1.2 le) |"
+    echo "| bcrypt <= 1.2x the fastest other implementation ($fastest_name; CPU) | ${br}x | $(verdict "$br" 1.2 le) |"
     echo "| stripped static binary <= 400 KB | $(kb "$SIZE") | $(verdict "$SIZE" 409600 le) |"
+    echo
+    echo "Render and bcrypt are judged on CPU time: on this shared machine wall-clock time also"
+    echo "measures whatever else ran (see the load average above); push is judged on wall time."
 } > "$TMP/results.md"
 
 cp "$TMP/results.md" "$OUT"
