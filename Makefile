@@ -64,3 +64,85 @@ format:
 
 clean:
 	rm -rf $(BUILD) seedsec seedsec.tmp
+
+# ---- release: make dist, make install ----------------------------------------
+# dist/seedsec-VERSION-linux-{amd64,arm64} + dist/SHA256SUMS. Reproducible: no
+# timestamps or build paths in the binaries (-ffile-prefix-map, SOURCE_DATE_EPOCH,
+# LC_ALL=C, deterministic ar); `make dist` proves it by building everything a second
+# time from a copy of the sources in another directory and comparing byte for byte.
+# arm64: Debian's gcc-aarch64-linux-gnu + musl-dev:arm64 (aarch64-linux-musl-gcc),
+# smoke-run under qemu-user-static (`./.ci/deps dist` installs all three).
+PREFIX     := /usr/local
+DESTDIR    :=
+DIST       := dist
+DIST_ARCH  := amd64 arm64
+CC_amd64   := musl-gcc
+AR_amd64   := ar
+RUN_amd64  :=
+CC_arm64   := aarch64-linux-musl-gcc
+AR_arm64   := aarch64-linux-gnu-ar
+RUN_arm64  := qemu-aarch64-static
+REPRO      := -ffile-prefix-map=$(CURDIR)=.
+MBEDTLS_TARBALL_NAME := $(shell sed -n "s/^MBEDTLS_TARBALL_NAME=//p" vendor/mbedtls.pin)
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 1)
+export SOURCE_DATE_EPOCH
+DIST_BINS  := $(foreach a,$(DIST_ARCH),$(DIST)/seedsec-$(VERSION)-linux-$(a))
+
+.PHONY: dist-one dist-clean
+
+# one release binary: make dist-one ARCH=amd64|arm64 OUT=FILE (Mbed TLS under build/mbedtls-ARCH)
+dist-one:
+	@case "$(ARCH)" in amd64|arm64) ;; *) echo "dist-one: ARCH=amd64|arm64" >&2; exit 2;; esac
+	@command -v $(CC_$(ARCH)) >/dev/null 2>&1 || { echo "dist: $(CC_$(ARCH)) not found (./.ci/deps dist installs the $(ARCH) toolchain)" >&2; exit 2; }
+	@LC_ALL=C TZ=UTC CC=$(CC_$(ARCH)) AR=$(AR_$(ARCH)) MBEDTLS_CFLAGS="$(REPRO)" sh vendor/build.sh $(BUILD)/mbedtls-$(ARCH)
+	LC_ALL=C TZ=UTC $(CC_$(ARCH)) $(CFLAGS) $(REPRO) -I$(BUILD)/mbedtls-$(ARCH)/include -o $(OUT).tmp seedsec.c \
+		$(LDFLAGS) -Wl,--build-id=sha1 -L$(BUILD)/mbedtls-$(ARCH)/lib $(LIBS)
+	@size=$$(stat -c %s $(OUT).tmp); \
+	if [ $$size -gt $(SIZE_LIMIT) ]; then \
+		echo "$(OUT): $$size bytes, over the $(SIZE_LIMIT)-byte budget" >&2; rm -f $(OUT).tmp; exit 2; fi; \
+	mv $(OUT).tmp $(OUT); echo "$(OUT): $$size bytes (budget $(SIZE_LIMIT))"
+
+dist: $(SRCS) $(VENDOR) Makefile
+	@command -v $(RUN_arm64) >/dev/null 2>&1 || { echo "dist: $(RUN_arm64) not found (./.ci/deps dist)" >&2; exit 2; }
+	rm -f $(DIST_BINS) $(DIST)/SHA256SUMS
+	mkdir -p $(DIST)
+	@set -e; for a in $(DIST_ARCH); do \
+		$(MAKE) --no-print-directory dist-one ARCH=$$a OUT=$(DIST)/seedsec-$(VERSION)-linux-$$a; done
+	@# the second build: sources copied elsewhere, Mbed TLS rebuilt there; must be identical
+	rm -rf $(BUILD)/repro && mkdir -p $(BUILD)/repro/build
+	cp -R Makefile $(SRCS) vendor $(BUILD)/repro/
+	@set -e; for a in $(DIST_ARCH); do \
+		$(MAKE) --no-print-directory -C $(BUILD)/repro dist-one ARCH=$$a OUT=build/seedsec-$$a \
+			MBEDTLS_TARBALL=$(CURDIR)/$(BUILD)/$(MBEDTLS_TARBALL_NAME) >/dev/null; \
+		if cmp -s $(BUILD)/repro/build/seedsec-$$a $(DIST)/seedsec-$(VERSION)-linux-$$a; then \
+			echo "dist: linux-$$a rebuilt in $(BUILD)/repro: byte-identical"; \
+		else echo "dist: linux-$$a differs when rebuilt in another directory: not reproducible" >&2; \
+			rm -f $(DIST_BINS); exit 2; fi; done
+	@# smoke: --version and a render of the built-in default contract, natively / under qemu
+	@set -e; for a in $(DIST_ARCH); do \
+		case $$a in amd64) run="$(RUN_amd64)";; arm64) run="$(RUN_arm64)";; esac; \
+		b=$(DIST)/seedsec-$(VERSION)-linux-$$a; \
+		file $$b | grep -q 'statically linked' || { echo "dist: $$b is not static" >&2; exit 2; }; \
+		v=$$(cd $(BUILD) && env -u CFG $$run ../$$b --version); \
+		n=$$(cd $(BUILD) && env -u CFG ENV=dist-smoke $$run ../$$b -q render --state repro/smoke-state | grep -c '^kind: Secret$$'); \
+		[ "$$n" = 5 ] || { echo "dist: $$b render gave $$n Secrets, expected 5" >&2; exit 2; }; \
+		printf 'U*U' | $$run $$b -q bcrypt --verify '$$2a$$05$$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW' 2>/dev/null || \
+			{ echo "dist: $$b bcrypt fails a published vector" >&2; exit 2; }; \
+		h=$$(printf 'smoke' | $$run $$b bcrypt -C 10); \
+		printf 'smoke' | $$run $$b -q bcrypt --verify "$$h" || { echo "dist: $$b bcrypt round trip fails" >&2; exit 2; }; \
+		echo "dist: linux-$$a runs: $$v; render: $$n Secrets; bcrypt: vector and round trip ok"; done
+	cd $(DIST) && sha256sum $(notdir $(DIST_BINS)) > SHA256SUMS
+	@cat $(DIST)/SHA256SUMS
+
+dist-clean:
+	rm -rf $(DIST_BINS) $(DIST)/SHA256SUMS $(BUILD)/repro $(BUILD)/mbedtls-amd64 $(BUILD)/mbedtls-arm64
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary and its man page
+install: seedsec seedsec.1
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 0755 seedsec $(DESTDIR)$(PREFIX)/bin/seedsec
+	install -m 0644 seedsec.1 $(DESTDIR)$(PREFIX)/share/man/man1/seedsec.1
+
+# side by side with gcloud/htpasswd/kubectl/python3-bcrypt; writes bench/RESULTS.md (and README)
+bench: seedsec
+	bash bench/run.sh

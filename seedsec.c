@@ -1151,9 +1151,9 @@ gen_value(int k)
 static char *
 dex_hash_for(const char *pw, int cost)
 {
-	char *h = bcrypt_hash(pw, strlen(pw), cost);
+	char *h = bcrypt_hash(pw, strlen(pw), cost); /* verified against pw in there */
 	const char *bad = rule_violation(K_DEX_ADMIN_HASH, h, strlen(h), 1);
-	if (bad || !bcrypt_verify(pw, strlen(pw), h, strlen(h)))
+	if (bad)
 		fatal("internal: the new dex-admin-hash does not verify against the password");
 	return h;
 }
@@ -1400,68 +1400,179 @@ static const uint32_t bf_pi[18 + 1024] = {
 	0xb74e6132, 0xce77e25b, 0x578fdfe3, 0x3ac372e6,
 };
 
+/* one Blowfish state; bf_pi holds its initial value in this order; w[] is all of it */
 struct bf {
-	uint32_t P[18];
-	uint32_t S[4][256];
+	union {
+		struct {
+			uint32_t P[18];
+			uint32_t S[4][256];
+		};
+		uint32_t w[18 + 1024];
+	};
+};
+_Static_assert(sizeof(struct bf) == sizeof bf_pi, "Blowfish state layout");
+
+#define BF_F(s, x) \
+	((((s)->S[0][(x) >> 24] + (s)->S[1][(x) >> 16 & 0xff]) ^ (s)->S[2][(x) >> 8 & 0xff]) + \
+	 (s)->S[3][(x) & 0xff])
+/* b ^ P[n] first: it does not wait for F, so the chain is one xor shorter */
+#define BF_R(s, a, b, n) ((b) = ((b) ^ (s)->P[n]) ^ BF_F(s, a))
+
+/* encrypt (l, r) in place: 16 rounds, unrolled (the whole cost of bcrypt is here) */
+#define BF_ENC(s, l, r) \
+	do { \
+		uint32_t t_; \
+		(l) ^= (s)->P[0]; \
+		BF_R(s, l, r, 1); BF_R(s, r, l, 2); BF_R(s, l, r, 3); BF_R(s, r, l, 4); \
+		BF_R(s, l, r, 5); BF_R(s, r, l, 6); BF_R(s, l, r, 7); BF_R(s, r, l, 8); \
+		BF_R(s, l, r, 9); BF_R(s, r, l, 10); BF_R(s, l, r, 11); BF_R(s, r, l, 12); \
+		BF_R(s, l, r, 13); BF_R(s, r, l, 14); BF_R(s, l, r, 15); BF_R(s, r, l, 16); \
+		t_ = (r) ^ (s)->P[17]; \
+		(r) = (l); \
+		(l) = t_; \
+	} while (0)
+
+/* the same on two states at once, round by round (see bf_expand2) */
+#define BF_R2(a, la, ra, b, lb, rb, n) \
+	do { \
+		BF_R(a, la, ra, n); \
+		BF_R(b, lb, rb, n); \
+	} while (0)
+#define BF_ENC2(a, la, ra, b, lb, rb) \
+	do { \
+		uint32_t ta_, tb_; \
+		(la) ^= (a)->P[0]; \
+		(lb) ^= (b)->P[0]; \
+		BF_R2(a, la, ra, b, lb, rb, 1); BF_R2(a, ra, la, b, rb, lb, 2); \
+		BF_R2(a, la, ra, b, lb, rb, 3); BF_R2(a, ra, la, b, rb, lb, 4); \
+		BF_R2(a, la, ra, b, lb, rb, 5); BF_R2(a, ra, la, b, rb, lb, 6); \
+		BF_R2(a, la, ra, b, lb, rb, 7); BF_R2(a, ra, la, b, rb, lb, 8); \
+		BF_R2(a, la, ra, b, lb, rb, 9); BF_R2(a, ra, la, b, rb, lb, 10); \
+		BF_R2(a, la, ra, b, lb, rb, 11); BF_R2(a, ra, la, b, rb, lb, 12); \
+		BF_R2(a, la, ra, b, lb, rb, 13); BF_R2(a, ra, la, b, rb, lb, 14); \
+		BF_R2(a, la, ra, b, lb, rb, 15); BF_R2(a, ra, la, b, rb, lb, 16); \
+		ta_ = (ra) ^ (a)->P[17]; \
+		tb_ = (rb) ^ (b)->P[17]; \
+		(ra) = (la); \
+		(rb) = (lb); \
+		(la) = ta_; \
+		(lb) = tb_; \
+	} while (0)
+
+/*
+ * ExpandKey: P ^= the key words, then re-encrypt P and the S-boxes in one
+ * chain, each block first xored with the next two salt words (all zero: no
+ * salt). Key and salt come as precomputed words: nothing but Blowfish in the
+ * loop.
+ */
+static void
+bf_expand(struct bf *restrict a, const uint32_t ka[18], const uint32_t sa[4])
+{
+	uint32_t la = 0, ra = 0;
+	for (int i = 0; i < 18; i++)
+		a->P[i] ^= ka[i];
+	for (int i = 0; i < 18 + 1024; i += 2) {
+		la ^= sa[i & 2];
+		ra ^= sa[(i & 2) | 1];
+		BF_ENC(a, la, ra);
+		a->w[i] = la;
+		a->w[i + 1] = ra;
+	}
+}
+
+/*
+ * The same (without salt) on two independent states side by side. Blowfish
+ * is one long dependency chain of table loads; a second chain runs in the
+ * gaps of the first, so two lanes cost little more than one. bcrypt_hash uses
+ * the second lane to verify the new hash while making it.
+ */
+static void
+bf_expand2(struct bf *restrict a, struct bf *restrict b, const uint32_t ka[18],
+	   const uint32_t kb[18])
+{
+	uint32_t la = 0, ra = 0, lb = 0, rb = 0;
+	for (int i = 0; i < 18; i++) {
+		a->P[i] ^= ka[i];
+		b->P[i] ^= kb[i];
+	}
+	for (int i = 0; i < 18 + 1024; i += 2) {
+		BF_ENC2(a, la, ra, b, lb, rb);
+		a->w[i] = la;
+		a->w[i + 1] = ra;
+		b->w[i] = lb;
+		b->w[i + 1] = rb;
+	}
+}
+
+/* big-endian words of d, read cyclically (Blowfish's key schedule) */
+static void
+bf_words(uint32_t *out, size_t nw, const unsigned char *d, size_t n)
+{
+	size_t pos = 0;
+	for (size_t i = 0; i < nw; i++) {
+		uint32_t w = 0;
+		for (int j = 0; j < 4; j++) {
+			w = w << 8 | d[pos];
+			pos = pos + 1 == n ? 0 : pos + 1;
+		}
+		out[i] = w;
+	}
+}
+
+/* what one bcrypt lane works on; raw receives the 23 bytes bcrypt keeps (of 24) */
+struct bf_lane {
+	uint32_t key[18];  /* password words (with its NUL, at most 72 bytes) */
+	uint32_t salt[18]; /* salt words, cycled to 18 for the salt-as-key step */
+	unsigned char raw[24];
 };
 
-#define BF_F(st, x) \
-	((((st)->S[0][(x) >> 24] + (st)->S[1][((x) >> 16) & 0xff]) ^ \
-	  (st)->S[2][((x) >> 8) & 0xff]) + (st)->S[3][(x) & 0xff])
-
-static inline void
-bf_encipher(const struct bf *st, uint32_t *lp, uint32_t *rp)
-{
-	uint32_t l = *lp, r = *rp;
-	for (int i = 0; i < 16; i += 2) {
-		l ^= st->P[i];
-		r ^= BF_F(st, l);
-		r ^= st->P[i + 1];
-		l ^= BF_F(st, r);
-	}
-	*lp = r ^ st->P[17];
-	*rp = l ^ st->P[16];
-}
-
-static uint32_t
-bf_word(const unsigned char *d, size_t n, size_t *pos)
-{
-	uint32_t w = 0;
-	for (int i = 0; i < 4; i++) {
-		w = w << 8 | d[*pos];
-		*pos = (*pos + 1) % n;
-	}
-	return w;
-}
-
-/* ExpandKey(state, salt, key); salt NULL means the all-zero salt */
 static void
-bf_expand(struct bf *st, const unsigned char *salt, const unsigned char *key, size_t keylen)
+bf_lane_init(struct bf_lane *ln, const char *pw, size_t pwlen, const unsigned char salt[16])
 {
-	size_t kp = 0, sp = 0;
-	for (int i = 0; i < 18; i++)
-		st->P[i] ^= bf_word(key, keylen, &kp);
-	uint32_t l = 0, r = 0;
-	uint32_t *all = st->P;
-	for (int i = 0; i < 18; i += 2) {
-		if (salt) {
-			l ^= bf_word(salt, 16, &sp);
-			r ^= bf_word(salt, 16, &sp);
-		}
-		bf_encipher(st, &l, &r);
-		all[i] = l;
-		all[i + 1] = r;
+	unsigned char key[72];
+	size_t keylen = pwlen + 1 > 72 ? 72 : pwlen + 1;
+	memset(key, 0, sizeof key);
+	memcpy(key, pw, keylen > pwlen ? pwlen : keylen);
+	bf_words(ln->key, 18, key, keylen);
+	bf_words(ln->salt, 18, salt, 16);
+	zeroize(key, sizeof key);
+}
+
+/* EksBlowfish on one or two lanes (same cost), then the 64 encryptions of the magic */
+static void
+eksblowfish(struct bf_lane *ln, int lanes, int cost)
+{
+	static const uint32_t zero[4];
+	struct bf *st = xmalloc(2 * sizeof *st);
+	for (int j = 0; j < lanes; j++) {
+		memcpy(st[j].w, bf_pi, sizeof st[j].w);
+		bf_expand(&st[j], ln[j].key, ln[j].salt);
 	}
-	for (int b = 0; b < 4; b++)
-		for (int i = 0; i < 256; i += 2) {
-			if (salt) {
-				l ^= bf_word(salt, 16, &sp);
-				r ^= bf_word(salt, 16, &sp);
-			}
-			bf_encipher(st, &l, &r);
-			st->S[b][i] = l;
-			st->S[b][i + 1] = r;
+	for (uint32_t i = 0, rounds = 1u << cost; i < rounds; i++) {
+		if (lanes == 2) {
+			bf_expand2(&st[0], &st[1], ln[0].key, ln[1].key);
+			bf_expand2(&st[0], &st[1], ln[0].salt, ln[1].salt);
+		} else {
+			bf_expand(&st[0], ln[0].key, zero);
+			bf_expand(&st[0], ln[0].salt, zero);
 		}
+	}
+	static const char magic[] = "OrpheanBeholderScryDoubt";
+	for (int j = 0; j < lanes; j++) {
+		uint32_t c[6];
+		bf_words(c, 6, (const unsigned char *)magic, 24);
+		for (int i = 0; i < 64; i++)
+			for (int k = 0; k < 6; k += 2)
+				BF_ENC(&st[j], c[k], c[k + 1]);
+		for (int i = 0; i < 6; i++) {
+			ln[j].raw[4 * i] = (unsigned char)(c[i] >> 24);
+			ln[j].raw[4 * i + 1] = (unsigned char)(c[i] >> 16);
+			ln[j].raw[4 * i + 2] = (unsigned char)(c[i] >> 8);
+			ln[j].raw[4 * i + 3] = (unsigned char)c[i];
+		}
+		zeroize(c, sizeof c);
+	}
+	sfree(st, 2 * sizeof *st);
 }
 
 static const char bc64[] =
@@ -1521,44 +1632,6 @@ bc64_decode_salt(unsigned char out[16], const char *s)
 	return 1;
 }
 
-/* hash part (31 chars) for password/salt/cost */
-static void
-bcrypt_raw(char out[32], const char *pw, size_t pwlen, const unsigned char salt[16], int cost)
-{
-	unsigned char key[73];
-	size_t keylen = pwlen + 1 > 72 ? 72 : pwlen + 1;
-	memset(key, 0, sizeof key);
-	memcpy(key, pw, keylen > pwlen ? pwlen : keylen);
-	struct bf *st = xmalloc(sizeof *st);
-	memcpy(st->P, bf_pi, sizeof st->P);
-	memcpy(st->S, bf_pi + 18, sizeof st->S);
-	bf_expand(st, salt, key, keylen);
-	for (uint32_t i = 0, rounds = 1u << cost; i < rounds; i++) {
-		bf_expand(st, NULL, key, keylen);
-		bf_expand(st, NULL, salt, 16);
-	}
-	static const char magic[] = "OrpheanBeholderScryDoubt";
-	uint32_t c[6];
-	size_t pos = 0;
-	for (int i = 0; i < 6; i++)
-		c[i] = bf_word((const unsigned char *)magic, 24, &pos);
-	for (int i = 0; i < 64; i++)
-		for (int j = 0; j < 6; j += 2)
-			bf_encipher(st, &c[j], &c[j + 1]);
-	unsigned char raw[24];
-	for (int i = 0; i < 6; i++) {
-		raw[4 * i] = (unsigned char)(c[i] >> 24);
-		raw[4 * i + 1] = (unsigned char)(c[i] >> 16);
-		raw[4 * i + 2] = (unsigned char)(c[i] >> 8);
-		raw[4 * i + 3] = (unsigned char)c[i];
-	}
-	bc64_encode(out, raw, 23);
-	zeroize(raw, sizeof raw);
-	zeroize(c, sizeof c);
-	zeroize(key, sizeof key);
-	sfree(st, sizeof *st);
-}
-
 /* $2a$/$2b$/$2y$, cost in Dex's 10..16, 60 chars of the right alphabet */
 static int
 bcrypt_hash_wellformed(const char *h, size_t n, const char **why)
@@ -1584,17 +1657,59 @@ bcrypt_hash_wellformed(const char *h, size_t n, const char **why)
 	return *why == NULL;
 }
 
+/* cost and salt of any well-shaped $2?$ hash (cost 4..31) */
+static int
+bcrypt_parse(const char *hash, size_t hlen, int *cost, unsigned char salt[16])
+{
+	if (hlen != BCRYPT_HASH_LEN || hash[0] != '$' || hash[1] != '2' || hash[3] != '$' ||
+	    hash[6] != '$' || !isdigit((unsigned char)hash[4]) || !isdigit((unsigned char)hash[5]))
+		return 0;
+	*cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+	return *cost >= 4 && *cost <= 31 && bc64_decode_salt(salt, hash + 7);
+}
+
+/* does lane ln's result match the 31 hash characters at h? (constant time) */
+static int
+bf_lane_matches(const struct bf_lane *ln, const char *h)
+{
+	char out[32];
+	bc64_encode(out, ln->raw, 23);
+	unsigned diff = 0;
+	for (int i = 0; i < 31; i++)
+		diff |= (unsigned)(out[i] ^ h[i]);
+	zeroize(out, sizeof out);
+	return diff == 0;
+}
+
+/*
+ * A new $2a$ hash, verified before it is returned: lane 0 makes it, lane 1
+ * checks the finished string the way bcrypt_verify does (cost and salt read
+ * back from it), both in one pass.
+ */
 static char *
 bcrypt_hash(const char *pw, size_t pwlen, int cost)
 {
 	if (cost < 4 || cost > 31)
 		fatal("bcrypt cost %d out of range", cost);
-	unsigned char salt[16];
-	rand_bytes(salt, sizeof salt);
+	unsigned char salt[2][16];
+	rand_bytes(salt[0], sizeof salt[0]);
 	char *out = xmalloc(BCRYPT_HASH_LEN + 1);
 	snprintf(out, 8, "$2a$%02d$", cost);
-	bc64_encode(out + 7, salt, 16);
-	bcrypt_raw(out + 29, pw, pwlen, salt, cost);
+	bc64_encode(out + 7, salt[0], 16);
+	memset(out + 29, '.', 31);
+	out[BCRYPT_HASH_LEN] = 0;
+	int vcost;
+	if (!bcrypt_parse(out, BCRYPT_HASH_LEN, &vcost, salt[1]) || vcost != cost)
+		fatal("internal: the new bcrypt hash does not parse back");
+	struct bf_lane ln[2];
+	bf_lane_init(&ln[0], pw, pwlen, salt[0]);
+	bf_lane_init(&ln[1], pw, pwlen, salt[1]);
+	eksblowfish(ln, 2, cost);
+	bc64_encode(out + 29, ln[0].raw, 23);
+	int ok = bf_lane_matches(&ln[1], out + 29);
+	zeroize(ln, sizeof ln);
+	if (!ok)
+		fatal("internal: the new bcrypt hash does not verify against the password");
 	return out;
 }
 
@@ -1602,20 +1717,16 @@ bcrypt_hash(const char *pw, size_t pwlen, int cost)
 static int
 bcrypt_verify(const char *pw, size_t pwlen, const char *hash, size_t hlen)
 {
-	if (hlen != BCRYPT_HASH_LEN || hash[0] != '$' || hash[1] != '2' || hash[3] != '$' ||
-	    hash[6] != '$' || !isdigit((unsigned char)hash[4]) || !isdigit((unsigned char)hash[5]))
-		return 0;
-	int cost = (hash[4] - '0') * 10 + (hash[5] - '0');
+	int cost;
 	unsigned char salt[16];
-	if (cost < 4 || cost > 31 || !bc64_decode_salt(salt, hash + 7))
+	if (!bcrypt_parse(hash, hlen, &cost, salt))
 		return 0;
-	char out[32];
-	bcrypt_raw(out, pw, pwlen, salt, cost);
-	unsigned diff = 0;
-	for (int i = 0; i < 31; i++)
-		diff |= (unsigned)(out[i] ^ hash[29 + i]);
-	zeroize(out, sizeof out);
-	return diff == 0;
+	struct bf_lane ln;
+	bf_lane_init(&ln, pw, pwlen, salt);
+	eksblowfish(&ln, 1, cost);
+	int ok = bf_lane_matches(&ln, hash + 29);
+	zeroize(&ln, sizeof ln);
+	return ok;
 }
 
 /* ===================================================================== */
@@ -6319,9 +6430,7 @@ cmd_bcrypt(const struct opts *o)
 			sfree(pw, n);
 			fatal("bcrypt: empty password");
 		}
-		char *h = bcrypt_hash(pw, n, o->bcrypt_cost);
-		if (!bcrypt_verify(pw, n, h, strlen(h)))
-			fatal("internal: the new hash does not verify");
+		char *h = bcrypt_hash(pw, n, o->bcrypt_cost); /* verified against pw in there */
 		printf("%s\n", h);
 		fflush(stdout);
 		sfree_str(h);
