@@ -999,6 +999,7 @@ def api_error_reply(e):
 
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # replies go out at once (keep-alive clients wait otherwise)
     server_version = "ESF"
     sys_version = ""
 
