@@ -130,6 +130,12 @@ static int quiet;
 
 static void cleanup_secrets(void);
 
+#ifdef SEEDSEC_FUZZ
+/* tests/fuzz/: an error exit is an expected outcome; the harness catches it */
+#include <setjmp.h>
+static jmp_buf *fuzz_die_jmp;
+#endif
+
 static void __attribute__((noreturn, format(printf, 2, 3)))
 die(int code, const char *fmt, ...)
 {
@@ -140,6 +146,10 @@ die(int code, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	cleanup_secrets();
+#ifdef SEEDSEC_FUZZ
+	if (fuzz_die_jmp)
+		longjmp(*fuzz_die_jmp, 1 + code);
+#endif
 	exit(code);
 }
 
@@ -1926,17 +1936,15 @@ yaml_emit(struct buf *b, const struct node *n, int indent, int inl)
 	}
 }
 
-/* one document of a stream: "---" then the node */
+/* one document of a stream: "---" then the node, always on a line of its own
+ * (the reader takes nothing after a marker) */
 static void
 yaml_doc(struct buf *b, const struct node *n)
 {
 	buf_puts(b, "---");
-	if (n->kind == N_SCALAR || n->n == 0) {
-		buf_putc(b, ' ');
-		yaml_emit(b, n, 0, 0);
-	} else {
-		yaml_emit(b, n, 0, 0);
-	}
+	if (n->kind == N_SCALAR || n->n == 0)
+		buf_putc(b, '\n');
+	yaml_emit(b, n, 0, 0);
 }
 
 /*
