@@ -1936,15 +1936,17 @@ yaml_emit(struct buf *b, const struct node *n, int indent, int inl)
 	}
 }
 
-/* one document of a stream: "---" then the node, always on a line of its own
- * (the reader takes nothing after a marker) */
+/* one document of a stream: "---" then the node */
 static void
 yaml_doc(struct buf *b, const struct node *n)
 {
 	buf_puts(b, "---");
-	if (n->kind == N_SCALAR || n->n == 0)
-		buf_putc(b, '\n');
-	yaml_emit(b, n, 0, 0);
+	if (n->kind == N_SCALAR || n->n == 0) {
+		buf_putc(b, ' ');
+		yaml_emit(b, n, 0, 0);
+	} else {
+		yaml_emit(b, n, 0, 0);
+	}
 }
 
 /*
@@ -2665,6 +2667,27 @@ yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 			y.line += *q == '\n';
 		yaml_fail(&y, "NUL byte in YAML input");
 	}
+	/* NEL, LS, PS and a lone CR break lines for YAML 1.1 readers (kubectl,
+	 * PyYAML) but not here: refuse them rather than read another value */
+	for (const unsigned char *q = (const unsigned char *)src, *e = q + n; q < e; q++) {
+		size_t left = (size_t)(e - q);
+		const char *what = NULL;
+		if (*q == '\n')
+			y.line++;
+		else if (*q == '\r' && left > 1 && q[1] != '\n')
+			what = "a carriage return without a line feed";
+		else if (*q == 0xc2 && left > 1 && q[1] == 0x85)
+			what = "U+0085 NEXT LINE";
+		else if (*q == 0xe2 && left > 2 && q[1] == 0x80 && (q[2] == 0xa8 || q[2] == 0xa9))
+			what = q[2] == 0xa8 ? "U+2028 LINE SEPARATOR" : "U+2029 PARAGRAPH SEPARATOR";
+		if (what) {
+			char msg[200];
+			snprintf(msg, sizeof msg, "%s, a line break to YAML 1.1 readers such as "
+				 "kubectl (in a double-quoted string write \\N, \\L, \\P or \\r)", what);
+			yaml_fail(&y, msg);
+		}
+	}
+	y.line = 1;
 	struct doc cur = {0};
 	int open = 0;
 	cur.start = (size_t)(y.p - src);
@@ -2708,8 +2731,13 @@ yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 		}
 		y.p += 3;
 		y_spaces(&y);
-		if (!y_eol(&y, y.p) && !y_comment_here(&y))
-			yaml_fail(&y, "content on a document marker line is not supported");
+		if (!y_eol(&y, y.p) && !y_comment_here(&y)) {
+			/* "--- {...}", "--- |", "--- text": the root starts on the marker line */
+			if (!start_doc || y_seq_item(&y) || y_is_map_entry(&y))
+				yaml_fail(&y, "content on a document marker line is not supported");
+			cur.root = y_node(&y, -1);
+			continue;
+		}
 		y_finish_line(&y);
 	}
 }
