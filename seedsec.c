@@ -311,6 +311,7 @@ buf_take(struct buf *b, size_t *n)
 {
 	buf_grow(b, 0);
 	char *p = b->p;
+	p[b->n] = 0;    /* an empty buffer, or one read() filled, has no NUL yet */
 	if (n)
 		*n = b->n;
 	memset(b, 0, sizeof *b);
@@ -1874,6 +1875,10 @@ yaml_scalar(struct buf *b, const char *s, size_t n, int quoted)
 		} else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] == 0x85) {
 			buf_puts(b, "\\N");   /* NEL is a line break to YAML */
 			i++;
+		} else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0) {
+			/* other C1 controls: YAML readers refuse them raw */
+			buf_printf(b, "\\u%04X", (unsigned char)s[i + 1]);
+			i++;
 		} else if (c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
 			   ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)) {
 			buf_puts(b, (unsigned char)s[i + 2] == 0xa8 ? "\\L" : "\\P");
@@ -1881,6 +1886,11 @@ yaml_scalar(struct buf *b, const char *s, size_t n, int quoted)
 		} else if (c == 0xef && i + 2 < n && (unsigned char)s[i + 1] == 0xbb &&
 			   (unsigned char)s[i + 2] == 0xbf) {
 			buf_puts(b, "\\uFEFF");
+			i += 2;
+		} else if (c == 0xef && i + 2 < n && (unsigned char)s[i + 1] == 0xbf &&
+			   (unsigned char)s[i + 2] >= 0xbe) {
+			/* U+FFFE, U+FFFF: outside YAML's printable set too */
+			buf_printf(b, "\\u%04X", 0xffc0 | ((unsigned char)s[i + 2] & 0x3f));
 			i += 2;
 		} else {
 			buf_putc(b, (char)c);

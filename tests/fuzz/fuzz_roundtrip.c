@@ -4,7 +4,9 @@
  * any bytes incl. NUL, controls, NEL/LS/PS/BOM/NBSP, raw true/false/null/
  * numbers); yaml_doc and json_emit output must parse back (yaml_parse,
  * json_parse) to the same documents: same shape, same bytes, and every
- * string still a string. A reader error on writer output is a failure too.
+ * string still a string. A reader error on writer output is a failure too,
+ * and so is a YAML character that YAML 1.1 readers (PyYAML, go-yaml in
+ * kubectl and kubeseal) refuse to read at all.
  * At start-up the fixed case of the issue runs: every byte 0x01-0x7f plus
  * the UTF-8 line separators, as a key and as a value, through both writers.
  */
@@ -30,6 +32,8 @@ static const char *const wide[] = {
 	"\xc3\xa9",     /* e acute */
 	"\xf0\x9f\x94\x91", /* a 4-byte character */
 	"\xef\xbf\xbd", /* REPLACEMENT CHARACTER */
+	"\xc2\x90",     /* a C1 control */
+	"\xef\xbf\xbe", /* U+FFFE, a noncharacter */
 };
 
 static struct node *
@@ -127,6 +131,28 @@ dump_and_abort(const char *what, const struct buf *text, const char *why)
 	abort();
 }
 
+/* YAML 1.1's printable set (PyYAML's Reader, libyaml, go-yaml); offset of the first other or -1 */
+static long
+yaml_unprintable_at(const unsigned char *s, size_t n)
+{
+	for (size_t i = 0; i < n;) {
+		uint32_t cp = s[i];
+		size_t len = cp < 0x80 ? 1 : cp < 0xe0 ? 2 : cp < 0xf0 ? 3 : 4;
+		if (i + len > n)
+			return (long)i;
+		if (len > 1)
+			cp &= 0xff >> (len + 1);
+		for (size_t j = 1; j < len; j++)
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		if (!(cp == 0x09 || cp == 0x0a || cp == 0x0d || (cp >= 0x20 && cp <= 0x7e) ||
+		      cp == 0x85 || (cp >= 0xa0 && cp <= 0xd7ff) || (cp >= 0xe000 && cp <= 0xfffd) ||
+		      cp >= 0x10000))
+			return (long)i;
+		i += len;
+	}
+	return -1;
+}
+
 /* write docs with one writer, read them back with its reader, compare */
 static void
 roundtrip(struct node **roots, size_t nroots, int yaml)
@@ -145,6 +171,11 @@ roundtrip(struct node **roots, size_t nroots, int yaml)
 	}
 	const char *what = yaml ? "yaml_doc -> yaml_parse" : "json_emit -> json_parse";
 	char why[256] = "";
+	long bad = yaml ? yaml_unprintable_at((const unsigned char *)text.p, text.n) : -1;
+	if (bad >= 0) {
+		snprintf(why, sizeof why, "byte %ld starts a character YAML 1.1 readers refuse", bad);
+		dump_and_abort(what, &text, why);
+	}
 	FUZZ_TRY {
 		if (yaml)
 			yaml_parse(text.p, text.n, "roundtrip", &ds);
