@@ -1807,6 +1807,8 @@ static void
 json_parse(const char *src, size_t n, const char *file, struct docs *out)
 {
 	struct jp j = {file, src, src, src + n, 1, 0};
+	if (n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3))
+		j.p += 3;       /* a BOM, as parse_stream allows (Windows tools write one) */
 	for (;;) {
 		json_ws(&j);
 		if (j.p >= j.end)

@@ -24,6 +24,10 @@ expect_exit 2 "an empty JSON string as metadata.name (read past its end once)" \
     "$SEEDSEC" -q check --existing empty-name.json > /dev/null 2> empty-name.err
 check "... is reported as a Secret without a name" \
     grep -q '^seedsec: empty-name.json: document 1 (line 1): Secret without metadata.name$' empty-name.err
+printf '\357\273\277{"apiVersion":"v1","kind":"Secret","metadata":{"name":"hf-token"},"data":{"value":"aGZfeA=="}}' > bom.json
+"$SEEDSEC" -q --enable hf render --existing bom.json > bom.out 2> bom.err
+check "JSON with a leading BOM (PowerShell's redirect) is read" \
+    [ "$($PY "$TESTS/values.py" get bom.out hf-token)" = hf_x ]
 printf "secret_backend: ''\n" > empty-backend.yaml
 "$SEEDSEC" -c empty-backend.yaml --json plan > plan.json 2> plan.err
 check "an empty quoted config string reads as empty (backend from '')" \
