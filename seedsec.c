@@ -153,6 +153,12 @@ static int quiet;
 
 static void cleanup_secrets(void);
 
+#ifdef SEEDSEC_FUZZ
+/* tests/fuzz/: an error exit is an expected outcome; the harness catches it */
+#include <setjmp.h>
+static jmp_buf *fuzz_die_jmp;
+#endif
+
 static void __attribute__((noreturn, format(printf, 2, 3)))
 die(int code, const char *fmt, ...)
 {
@@ -163,6 +169,10 @@ die(int code, const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	cleanup_secrets();
+#ifdef SEEDSEC_FUZZ
+	if (fuzz_die_jmp)
+		longjmp(*fuzz_die_jmp, 1 + code);
+#endif
 	exit(code);
 }
 
@@ -325,6 +335,7 @@ buf_take(struct buf *b, size_t *n)
 	buf_grow(b, 0);
 	b->p[b->n] = 0;   /* a buffer never written to has no terminator yet */
 	char *p = b->p;
+	p[b->n] = 0;    /* an empty buffer, or one read() filled, has no NUL yet */
 	if (n)
 		*n = b->n;
 	memset(b, 0, sizeof *b);
@@ -2024,6 +2035,8 @@ static void
 json_parse(const char *src, size_t n, const char *file, struct docs *out)
 {
 	struct jp j = {file, src, src, src + n, 1, 0};
+	if (n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3))
+		j.p += 3;       /* a BOM, as parse_stream allows (Windows tools write one) */
 	for (;;) {
 		json_ws(&j);
 		if (j.p >= j.end)
@@ -2092,6 +2105,10 @@ yaml_scalar(struct buf *b, const char *s, size_t n, int quoted)
 		} else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] == 0x85) {
 			buf_puts(b, "\\N");   /* NEL is a line break to YAML */
 			i++;
+		} else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0) {
+			/* other C1 controls: YAML readers refuse them raw */
+			buf_printf(b, "\\u%04X", (unsigned char)s[i + 1]);
+			i++;
 		} else if (c == 0xe2 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
 			   ((unsigned char)s[i + 2] == 0xa8 || (unsigned char)s[i + 2] == 0xa9)) {
 			buf_puts(b, (unsigned char)s[i + 2] == 0xa8 ? "\\L" : "\\P");
@@ -2099,6 +2116,11 @@ yaml_scalar(struct buf *b, const char *s, size_t n, int quoted)
 		} else if (c == 0xef && i + 2 < n && (unsigned char)s[i + 1] == 0xbb &&
 			   (unsigned char)s[i + 2] == 0xbf) {
 			buf_puts(b, "\\uFEFF");
+			i += 2;
+		} else if (c == 0xef && i + 2 < n && (unsigned char)s[i + 1] == 0xbf &&
+			   (unsigned char)s[i + 2] >= 0xbe) {
+			/* U+FFFE, U+FFFF: outside YAML's printable set too */
+			buf_printf(b, "\\u%04X", 0xffc0 | ((unsigned char)s[i + 2] & 0x3f));
 			i += 2;
 		} else {
 			buf_putc(b, (char)c);
@@ -2885,6 +2907,27 @@ yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 			y.line += *q == '\n';
 		yaml_fail(&y, "NUL byte in YAML input");
 	}
+	/* NEL, LS, PS and a lone CR break lines for YAML 1.1 readers (kubectl,
+	 * PyYAML) but not here: refuse them rather than read another value */
+	for (const unsigned char *q = (const unsigned char *)src, *e = q + n; q < e; q++) {
+		size_t left = (size_t)(e - q);
+		const char *what = NULL;
+		if (*q == '\n')
+			y.line++;
+		else if (*q == '\r' && left > 1 && q[1] != '\n')
+			what = "a carriage return without a line feed";
+		else if (*q == 0xc2 && left > 1 && q[1] == 0x85)
+			what = "U+0085 NEXT LINE";
+		else if (*q == 0xe2 && left > 2 && q[1] == 0x80 && (q[2] == 0xa8 || q[2] == 0xa9))
+			what = q[2] == 0xa8 ? "U+2028 LINE SEPARATOR" : "U+2029 PARAGRAPH SEPARATOR";
+		if (what) {
+			char msg[200];
+			snprintf(msg, sizeof msg, "%s, a line break to YAML 1.1 readers such as "
+				 "kubectl (in a double-quoted string write \\N, \\L, \\P or \\r)", what);
+			yaml_fail(&y, msg);
+		}
+	}
+	y.line = 1;
 	struct doc cur = {0};
 	int open = 0;
 	cur.start = (size_t)(y.p - src);
@@ -2928,8 +2971,13 @@ yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 		}
 		y.p += 3;
 		y_spaces(&y);
-		if (!y_eol(&y, y.p) && !y_comment_here(&y))
-			yaml_fail(&y, "content on a document marker line is not supported");
+		if (!y_eol(&y, y.p) && !y_comment_here(&y)) {
+			/* "--- {...}", "--- |", "--- text": the root starts on the marker line */
+			if (!start_doc || y_seq_item(&y) || y_is_map_entry(&y))
+				yaml_fail(&y, "content on a document marker line is not supported");
+			cur.root = y_node(&y, -1);
+			continue;
+		}
 		y_finish_line(&y);
 	}
 }
