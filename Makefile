@@ -153,7 +153,7 @@ bench: seedsec
 # Adding one: the file, and NAME below. `make fuzz FUZZ_SECONDS=N` runs each for N
 # seconds and fails on any crash, leak, timeout or broken property; `make fuzz-replay`
 # only re-runs the committed inputs (tests/fuzz/corpus, tests/fuzz/regress).
-FUZZERS      := config yaml json roundtrip values
+FUZZERS      := config yaml json roundtrip values http cert
 FUZZ_SECONDS := 60
 FUZZ_CC      := clang
 FUZZ_DIR     := $(BUILD)/fuzz

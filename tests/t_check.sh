@@ -85,7 +85,7 @@ bad=[k for k in r["keys"] if k["status"]!="OK"]
 assert r["problems"] is True and len(bad)==1 and bad[0]["name"]=="vllm-api-key" and "whitespace" in bad[0]["problem"]' rep.json \
     && pass "--json report names the key and the rule" || fail "--json report"
 # check writes nothing
-before=$(ls -la | md5sum)
+before=$(ls -lA --full-time | md5sum)
 "$SEEDSEC" --all check --existing good.yaml > /dev/null 2>&1
-check "check writes nothing (no mirror, no files)" [ "$(ls -la | md5sum)" = "$before" ]
+check "check writes nothing (no mirror, no files)" [ "$(ls -lA --full-time | md5sum)" = "$before" ]
 finish
