@@ -1000,6 +1000,9 @@ def api_error_reply(e):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ESF"
+    # headers and body are separate writes: without TCP_NODELAY every reply waits out
+    # the client's delayed ACK (~40 ms a request)
+    disable_nagle_algorithm = True
     sys_version = ""
 
     def version_string(self):
