@@ -50,6 +50,11 @@ KINDS = {
     # ... and after it was processed, before the reply
     "kill_after": (lambda i: {"index": i, "action": "delay", "when": "after", "seconds": HOLD}, False),
 }
+# not part of the matrix: an addVersion held longer than seedsec keeps looking for it;
+# the faulty run must fail (exit 2) rather than send it again, the re-run then converges
+LONG_STALL = 12
+EXTRA = {"stall_long": lambda i: {"index": i, "action": "delay", "seconds": LONG_STALL}}
+EXTRA_AT = ("litellm-salt-key:addVersion", "dex-admin-password:addVersion")
 
 
 class Fake:
@@ -126,7 +131,7 @@ class Runner:
         state = os.path.join(self.a.work, "w%d.state" % self.wid)
         subprocess.run(["rm", "-rf", state], check=True)
         f.ctl("POST", "reset", {})
-        rule, self_heals = KINDS[kind]
+        rule, self_heals = KINDS[kind] if kind in KINDS else (EXTRA[kind], False)
         f.ctl("POST", "faults", [rule(i)])
         p = self.start(state, "faulty")
         if kind.startswith("kill"):
@@ -142,12 +147,14 @@ class Runner:
         if self_heals and rc1 != 0:
             probs.append("faulty run exit %s, want 0 (seedsec retries this itself): %s"
                          % (rc1, err1.decode(errors="replace").strip().splitlines()[-1:]))
+        if kind == "stall_long" and (rc1 != 2 or b"not sent again" not in err1):
+            probs.append("faulty run exit %s, want 2 and 'not sent again'" % rc1)
         fired = sum(r.get("fired", 0) for r in f.ctl("GET", "faults"))
         if fired != 1:
             probs.append("the fault fired %d times, want 1" % fired)
         # the fake finishes request i on its own (a held or stalled request is processed
         # after seedsec gave up on it or died): wait for that before looking
-        if kind in ("stall", "kill_before", "kill_after") and not f.wait_entry(i):
+        if kind in ("stall", "stall_long", "kill_before", "kill_after") and not f.wait_entry(i):
             probs.append("request %d never finished in the fake" % i)
         before = snapshot(f.state())
         f.ctl("DELETE", "faults")
@@ -212,6 +219,7 @@ def main():
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--indices", default="all", help="all, or a list like 1-5,9,40-48")
     ap.add_argument("--expect-requests", type=int)
+    ap.add_argument("--no-extra", action="store_true", help="skip the long-stall scenarios")
     args = ap.parse_args()
     fakes = [Fake(*f) for f in args.fake]
     kinds = [k for k in args.kinds.split(",") if k]
@@ -237,6 +245,9 @@ def main():
     # the slow kinds first, so the workers end together
     order = sorted(kinds, key=lambda k: (k not in ("stall", "kill_before", "kill_after"), kinds.index(k)))
     work = queue.Queue()
+    extra = [] if args.no_extra else [("stall_long", i) for i, _, p in reqs if p in EXTRA_AT]
+    for k, i in extra:
+        work.put((k, i))
     for k in order:
         for i in indices:
             work.put((k, i))
@@ -267,6 +278,14 @@ def main():
     elapsed = time.monotonic() - t0
 
     bad = 0
+    for k, i in extra:
+        probs, secs = results[(k, i)]
+        if probs:
+            bad += 1
+            print("FAIL %s at request %d (%s): %s" % (k, i, what.get(i, "?"), "; ".join(probs)))
+        else:
+            print("ok   %s at request %d (%s): exit 2 without re-sending, re-run converges (%.1f s)"
+                  % (k, i, what.get(i), secs))
     for k in kinds:
         fails = [(i, results[(k, i)][0]) for i in indices if results[(k, i)][0]]
         secs = sum(results[(k, i)][1] for i in indices)
@@ -275,8 +294,8 @@ def main():
         for i, probs in fails:
             bad += 1
             print("FAIL %s at request %d (%s): %s" % (k, i, what.get(i, "?"), "; ".join(probs)))
-    print("# %d scenarios (%d indices x %d kinds), %d failed, %.1f s with %d worker(s)"
-          % (len(results), len(indices), len(kinds), bad, elapsed, len(fakes)))
+    print("# %d scenarios (%d indices x %d kinds + %d long stalls), %d failed, %.1f s with %d worker(s)"
+          % (len(results), len(indices), len(kinds), len(extra), bad, elapsed, len(fakes)))
     return 1 if bad or not ok else 0
 
 

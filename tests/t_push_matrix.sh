@@ -6,10 +6,10 @@
 # The scenarios run in tests/push_matrix.py, one fake GSM per worker.
 #   MATRIX_KINDS=a,b        only these kinds (default: all eight)
 #   MATRIX_INDICES=1-5,40   only these request indices (default: all)
-#   MATRIX_WORKERS=N        parallel workers, one fake each (default 2)
+#   MATRIX_WORKERS=N        parallel workers, one fake each (default 4)
 . "$(dirname "$0")/lib.sh"
 . "$TESTS/gsm_env.sh"
-workers=${MATRIX_WORKERS:-2}
+workers=${MATRIX_WORKERS:-4}
 fakes=()
 for ((w = 0; w < workers; w++)); do
     gsm_start || { echo "RESULT 0 1"; exit 1; }
