@@ -394,5 +394,4 @@ is "no value in the fake GSM's own request log either (sanity)" "" "$leaks"
 check "the error paths were reached: whitespace, control byte, UTF-8, tab, parse" \
     bash -c "grep -q 'whitespace inside the value' cap/e-ws.err && grep -q 'control byte' cap/e-ctl.err && grep -q 'invalid UTF-8' cap/e-utf.err && grep -q 'control byte at byte 32' cap/e-tab.err && grep -q 'broken.yaml' cap/e-broken.err"
 
-[ -n "${KEEP:-}" ] && cp -r "$T" /tmp/hyg-keep
 finish
