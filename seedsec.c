@@ -3412,6 +3412,7 @@ struct http {
 	/* the one connection */
 	int fd;                         /* -1: none */
 	int tls, ssl_ready, reused;
+	int timed_out;                  /* the last request was sent whole, no reply in time */
 	struct url origin;              /* what fd talks to (through a proxy or not) */
 	mbedtls_net_context net;
 	mbedtls_ssl_context ssl;
@@ -3923,6 +3924,7 @@ http_request(struct http *h, const char *method, const struct url *u, const char
 {
 	memset(r, 0, sizeof *r);
 	r->retry_after = -1;
+	h->timed_out = 0;
 	if (h->fd >= 0 && (strcmp(h->origin.host, u->host) || strcmp(h->origin.port, u->port) ||
 			   h->origin.tls != u->tls || !conn_alive(h)))
 		http_close(h);
@@ -3999,6 +4001,7 @@ http_request(struct http *h, const char *method, const struct url *u, const char
 				 leftover ? "data after the response" : why);
 			return HE_PROTO;
 		}
+		h->timed_out = w == 0 && got == -2;
 		snprintf(err, errn, "%s %s: %s", method, a2,
 			 w != 0 ? "connection lost while sending" :
 			 got == -2 ? "no response in time (see --timeout)" :
@@ -4450,6 +4453,7 @@ metadata_project(struct http *h)
 #define GSM_ENDPOINT "https://secretmanager.googleapis.com"
 #define GSM_ATTEMPTS 6          /* per call: the first try and 5 retries */
 #define GSM_AMBIGUOUS (-1)      /* a non-idempotent call may or may not have happened */
+#define GSM_LATE (-2)           /* ... and the server may still be working on it */
 #define GSM_LIST_MAX 100        /* versions looked at per page */
 
 /* CRC-32C (Castagnoli, reflected 0x82f63b78): GSM's payload checksum */
@@ -4642,7 +4646,7 @@ gsm_call(struct gsm *g, const char *method, const char *rel, const char *body, s
 		if (once && ambiguous) {
 			if (rc == HE_OK)
 				http_resp_free(r);
-			return GSM_AMBIGUOUS;
+			return rc == HE_IO && g->h.timed_out ? GSM_LATE : GSM_AMBIGUOUS;
 		}
 		if (attempt + 1 >= GSM_ATTEMPTS) {
 			if (rc == HE_OK) {
@@ -4861,14 +4865,28 @@ gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest)
 				      keys[k].name, num);
 			return num;
 		}
-		if (st != GSM_AMBIGUOUS) {
+		if (st != GSM_AMBIGUOUS && st != GSM_LATE) {
 			buf_free(&body);
 			gsm_bad_status(g, "POST", rel, &r);
 		}
 		long found = gsm_find_added(g, k, v, n, crc, known_latest);
+		/* no reply in time: the server has the whole request and may add the
+		 * version after we looked; sending it again could add the value twice,
+		 * so only look again, and leave a version that never shows to a re-run */
+		for (int look = 0; !found && st == GSM_LATE && look + 1 < GSM_ATTEMPTS; look++) {
+			g->retries++;
+			backoff_sleep(look, -1);
+			found = gsm_find_added(g, k, v, n, crc, known_latest);
+		}
 		if (found) {
 			buf_free(&body);
 			return found;
+		}
+		if (st == GSM_LATE) {
+			buf_free(&body);
+			gsm_fail(g, "POST %s got no reply in time and the version has not appeared "
+				 "(yet); not sent again, so that it cannot be added twice; run push "
+				 "again later: it adds the value only if it is still missing", rel);
 		}
 		if (attempt + 1 >= GSM_ATTEMPTS) {
 			buf_free(&body);

@@ -1001,6 +1001,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # replies go out at once (keep-alive clients wait otherwise)
     server_version = "ESF"
+    # headers and body are separate writes: without TCP_NODELAY every reply waits out
+    # the client's delayed ACK (~40 ms a request)
+    disable_nagle_algorithm = True
     sys_version = ""
 
     def version_string(self):
