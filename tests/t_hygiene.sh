@@ -82,7 +82,7 @@ VALUE_OUT+=(cap/render-stdin.out)
 is "render --value hf-token=@- (stdin), json" 0 "$rc"
 r render-o "${S[@]}" "${ALL[@]}" --state st1 --value hf-token=@hf.txt render -o r1.yaml
 is "render -o" 0 "$rc"
-r render-split "${S[@]}" "${ALL[@]}" --state st1 render --split split1 --format list
+r render-split "${S[@]}" "${ALL[@]}" --state st1 render --split split1 --format json
 is "render --split" 0 "$rc"
 r render-existing --values-out "${S[@]}" "${ALL[@]}" --state st1 render --existing r1.yaml
 is "render --existing" 0 "$rc"

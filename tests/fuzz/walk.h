@@ -23,7 +23,7 @@ fuzz_walk_as(const char *src, size_t n,
 			FUZZ_ASSERT(ds.d[i].start <= ds.d[i].end && ds.d[i].end <= n,
 				    "document %zu range [%zu,%zu) outside %zu bytes", i,
 				    ds.d[i].start, ds.d[i].end, n);
-		struct existing_ctx x = {&o, &vs, {0}};
+		struct existing_ctx x = {&o, &vs, {0}, 0, ""};
 		walk_objects(&ds, "fuzz", existing_secret, &x);
 		docs_free(&ds);
 		for (int k = 0; k < NKEYS; k++) {
