@@ -40,6 +40,8 @@ seedsec: $(SRCS) $(MBEDTLS)/.stamp
 
 # the same source with clang (warnings are errors there too)
 lint: $(MBEDTLS)/.stamp
+	@if command -v clang-format >/dev/null; then clang-format --dry-run -Werror -style=file seedsec.c; \
+	else echo "lint: clang-format not installed; format not checked"; fi
 	clang -std=c11 $(WARN) -fsyntax-only -I$(MBEDTLS)/include seedsec.c
 	gcc -std=c11 $(WARN) -fsyntax-only -I$(MBEDTLS)/include seedsec.c
 
@@ -65,7 +67,7 @@ check-sanitize: $(BUILD)/seedsec-asan
 	SEEDSEC=$(CURDIR)/$(BUILD)/seedsec-asan SEEDSEC_SANITIZED=1 bash tests/run.sh
 
 format:
-	clang-format -i seedsec.c
+	clang-format -i -style=file seedsec.c
 
 clean:
 	rm -rf $(BUILD) seedsec seedsec.tmp

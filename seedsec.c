@@ -63,18 +63,18 @@
 #define SEEDSEC_VERSION "0.1.0"
 #endif
 
-#define MAX_INPUT_BYTES (16u << 20)   /* biggest file we read: 16 MiB */
-#define MAX_VALUE (64u << 10)   /* GSM payload limit: 64 KiB */
-#define MAX_DEPTH 64            /* nesting limit for YAML/JSON */
-#define BCRYPT_MIN_COST 10      /* Dex refuses hashes outside 10..16 */
-#define BCRYPT_MAX_COST 16
+#define MAX_INPUT_BYTES     (16u << 20) /* biggest file we read: 16 MiB */
+#define MAX_VALUE           (64u << 10) /* GSM payload limit: 64 KiB */
+#define MAX_DEPTH           64          /* nesting limit for YAML/JSON */
+#define BCRYPT_MIN_COST     10          /* Dex refuses hashes outside 10..16 */
+#define BCRYPT_MAX_COST     16
 #define BCRYPT_DEFAULT_COST 12
-#define BCRYPT_HASH_LEN 60
-#define DEFAULT_ENV "ai-dev"
-#define DEFAULT_NAMESPACE "secret-source"
-#define DEFAULT_PROPERTY "value"
-#define DEFAULT_STATE "secrets"
-#define ESO_PROVIDER_DOCS "https://external-secrets.io/latest/provider/"
+#define BCRYPT_HASH_LEN     60
+#define DEFAULT_ENV         "ai-dev"
+#define DEFAULT_NAMESPACE   "secret-source"
+#define DEFAULT_PROPERTY    "value"
+#define DEFAULT_STATE       "secrets"
+#define ESO_PROVIDER_DOCS   "https://external-secrets.io/latest/provider/"
 
 /* exit codes: 0 done; 1 done, something missing or a check failed; 2 error */
 enum { EXIT_OK = 0, EXIT_MISSING = 1, EXIT_ERROR = 2 };
@@ -159,8 +159,7 @@ static void cleanup_secrets(void);
 static jmp_buf *fuzz_die_jmp;
 #endif
 
-static void __attribute__((noreturn, format(printf, 2, 3)))
-die(int code, const char *fmt, ...)
+static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const char *fmt, ...)
 {
 	va_list ap;
 	fprintf(stderr, "%s: ", progname);
@@ -178,8 +177,7 @@ die(int code, const char *fmt, ...)
 
 #define fatal(...) die(EXIT_ERROR, __VA_ARGS__)
 
-static void __attribute__((format(printf, 1, 2)))
-warnx(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) warnx(const char *fmt, ...)
 {
 	va_list ap;
 	fprintf(stderr, "%s: warning: ", progname);
@@ -190,8 +188,7 @@ warnx(const char *fmt, ...)
 }
 
 /* status lines (CREATED/EXISTS/...) go to stderr, values never do */
-static void __attribute__((format(printf, 1, 2)))
-status(const char *fmt, ...)
+static void __attribute__((format(printf, 1, 2))) status(const char *fmt, ...)
 {
 	va_list ap;
 	if (quiet)
@@ -305,8 +302,7 @@ buf_putc(struct buf *b, char c)
 	buf_add(b, &c, 1);
 }
 
-static void __attribute__((format(printf, 2, 3)))
-buf_printf(struct buf *b, const char *fmt, ...)
+static void __attribute__((format(printf, 2, 3))) buf_printf(struct buf *b, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -333,9 +329,9 @@ static char *
 buf_take(struct buf *b, size_t *n)
 {
 	buf_grow(b, 0);
-	b->p[b->n] = 0;   /* a buffer never written to has no terminator yet */
+	b->p[b->n] = 0; /* a buffer never written to has no terminator yet */
 	char *p = b->p;
-	p[b->n] = 0;    /* an empty buffer, or one read() filled, has no NUL yet */
+	p[b->n] = 0; /* an empty buffer, or one read() filled, has no NUL yet */
 	if (n)
 		*n = b->n;
 	memset(b, 0, sizeof *b);
@@ -479,7 +475,8 @@ write_file_atomic(const char *path, const char *data, size_t n, int replace)
 		pending_tmp[0] = 0;
 		if (e == EEXIST)
 			fatal("%s already exists; seedsec never overwrites a file "
-			      "(remove it, or pass it as --existing)", path);
+			      "(remove it, or pass it as --existing)",
+			      path);
 		fatal("can't create %s: %s", path, strerror(e));
 	}
 	unlink(tmp);
@@ -558,8 +555,8 @@ unicode_space_at(const unsigned char *s, size_t n)
 			return (long)i;
 		if (c == 0xe1 && d == 0x9a && e == 0x80)
 			return (long)i;
-		if (c == 0xe2 && d == 0x80 && ((e >= 0x80 && e <= 0x8f) || e == 0xa8 || e == 0xa9 ||
-					       e == 0xaf))
+		if (c == 0xe2 && d == 0x80 &&
+		    ((e >= 0x80 && e <= 0x8f) || e == 0xa8 || e == 0xa9 || e == 0xaf))
 			return (long)i;
 		if (c == 0xe2 && d == 0x81 && (e == 0x9f || e == 0xa0))
 			return (long)i;
@@ -627,10 +624,10 @@ enum nkind { N_SCALAR, N_MAP, N_SEQ };
 struct node {
 	enum nkind kind;
 	int line;
-	int quoted;     /* scalar: a string for sure (quoted in source / JSON string) */
-	char *s;        /* scalar text, NUL-terminated */
+	int quoted; /* scalar: a string for sure (quoted in source / JSON string) */
+	char *s;    /* scalar text, NUL-terminated */
 	size_t len;
-	size_t n, cap;  /* map: k[i] -> v[i]; seq: v[i] */
+	size_t n, cap; /* map: k[i] -> v[i]; seq: v[i] */
 	struct node **k, **v;
 };
 
@@ -770,11 +767,11 @@ scalar_is_null(const struct node *n)
 
 /* documents of a stream, with their byte ranges in the source */
 struct doc {
-	struct node *root;  /* NULL for an empty document */
-	size_t start, end;  /* [start, end) in the source, incl. its '---' line */
-	int line;           /* first line of the document */
-	const char *file;   /* set when documents of several files are gathered */
-	size_t index;       /* its number in that file, from 1 */
+	struct node *root; /* NULL for an empty document */
+	size_t start, end; /* [start, end) in the source, incl. its '---' line */
+	int line;          /* first line of the document */
+	const char *file;  /* set when documents of several files are gathered */
+	size_t index;      /* its number in that file, from 1 */
 };
 
 struct docs {
@@ -814,13 +811,13 @@ static void json_parse(const char *src, size_t n, const char *file, struct docs 
 /* ===================================================================== */
 
 struct config {
-	char *path;             /* NULL: built-in defaults */
-	int gate[NGATES];       /* what the config turns on */
-	char *backend;          /* secret_backend (default gcpsm) */
-	char *project;          /* cluster.projectID or NULL */
-	char *dns_provider;     /* for plan's explanation */
+	char *path;         /* NULL: built-in defaults */
+	int gate[NGATES];   /* what the config turns on */
+	char *backend;      /* secret_backend (default gcpsm) */
+	char *project;      /* cluster.projectID or NULL */
+	char *dns_provider; /* for plan's explanation */
 	int dns_automate;
-	int no_config;          /* no file at all: built-in defaults */
+	int no_config; /* no file at all: built-in defaults */
 };
 
 static int
@@ -882,9 +879,10 @@ config_load(struct config *c, const char *opt_path)
 			fatal("ENV is too long");
 		if (path_exists(def))
 			c->path = xstrdup(def);
-		else if (env && *env)   /* asked for by name: a typo must not mean "no gates" */
+		else if (env && *env) /* asked for by name: a typo must not mean "no gates" */
 			fatal("ENV=%s, but %s does not exist here; pass -c FILE or run from the "
-			      "platform repository", env, def);
+			      "platform repository",
+			      env, def);
 		else
 			c->no_config = 1;
 	} else {
@@ -918,8 +916,8 @@ config_load(struct config *c, const char *opt_path)
 	struct node *dns = config_map(c, root, "dns");
 	config_bool(c, map_get(dns, "automate"), "dns.automate", &c->dns_automate);
 	c->dns_provider = config_string(c, map_get(dns, "provider"), "dns.provider");
-	c->gate[G_DNS] = c->dns_automate && c->dns_provider &&
-			 !strcmp(c->dns_provider, "cloudflare");
+	c->gate[G_DNS] =
+		c->dns_automate && c->dns_provider && !strcmp(c->dns_provider, "cloudflare");
 	if (c->dns_provider && strcmp(c->dns_provider, "cloudflare") &&
 	    strcmp(c->dns_provider, "google") && strcmp(c->dns_provider, "none"))
 		fatal("%s:%d: dns.provider: %s is not one of none, google, cloudflare", c->path,
@@ -957,8 +955,7 @@ rng_init(void)
 	mbedtls_entropy_init(&entropy);
 	mbedtls_ctr_drbg_init(&drbg);
 	static const unsigned char pers[] = "seedsec key generation";
-	int r = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, pers,
-				      sizeof pers - 1);
+	int r = mbedtls_ctr_drbg_seed(&drbg, mbedtls_entropy_func, &entropy, pers, sizeof pers - 1);
 	if (r != 0)
 		fatal("can't seed the random generator from the OS (-0x%04x)", (unsigned)-r);
 	rng_ready = 1;
@@ -978,8 +975,7 @@ rand_bytes(unsigned char *p, size_t n)
 	}
 }
 
-static const char alnum[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+static const char alnum[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 /* n characters from [A-Za-z0-9]; rejection sampling keeps it unbiased */
 static void
@@ -994,7 +990,7 @@ rand_alnum(char *out, size_t n)
 			used = 0;
 		}
 		unsigned b = pool[used++];
-		if (b >= 248)   /* 248 = 4 * 62: the largest multiple below 256 */
+		if (b >= 248) /* 248 = 4 * 62: the largest multiple below 256 */
 			continue;
 		*out++ = alnum[b % 62];
 		n--;
@@ -1056,8 +1052,8 @@ rule_violation(int k, const char *v, size_t n, int strict)
 	}
 	long us = unicode_space_at((const unsigned char *)v, n);
 	if (us >= 0) {
-		snprintf(why, sizeof why, "contains a Unicode space or invisible character at byte %ld",
-			 us);
+		snprintf(why, sizeof why,
+			 "contains a Unicode space or invisible character at byte %ld", us);
 		return why;
 	}
 	if (isspace((unsigned char)v[0]) || isspace((unsigned char)v[n - 1]))
@@ -1082,7 +1078,8 @@ rule_violation(int k, const char *v, size_t n, int strict)
 	switch (kd->rule) {
 	case R_MASTER:
 		if (k == K_LITELLM_MASTER_KEY && n == 7 && !memcmp(v, "sk-1234", 7))
-			return "is LiteLLM's documented example key, which LiteLLM refuses to start with";
+			return "is LiteLLM's documented example key, which LiteLLM refuses to "
+			       "start with";
 		if (k == K_LITELLM_MASTER_KEY && (n < 3 || memcmp(v, "sk-", 3) != 0))
 			return "must start with sk- (LiteLLM's key convention)";
 		if (strict && (n != 3 + (size_t)kd->len || memcmp(v, "sk-", 3) != 0 ||
@@ -1102,7 +1099,8 @@ rule_violation(int k, const char *v, size_t n, int strict)
 		if (b != 16 && b != 24 && b != 32) {
 			snprintf(why, sizeof why,
 				 "oauth2-proxy reads it as %zu bytes; it needs 16, 24 or 32 "
-				 "(URL-safe base64 of 32 random bytes works)", b);
+				 "(URL-safe base64 of 32 random bytes works)",
+				 b);
 			return why;
 		}
 		if (strict && b != (size_t)kd->len)
@@ -1115,8 +1113,7 @@ rule_violation(int k, const char *v, size_t n, int strict)
 			return w;
 		break;
 	}
-	case R_TOKEN:
-		break;
+	case R_TOKEN: break;
 	}
 	return NULL;
 }
@@ -1149,8 +1146,7 @@ gen_value(int k)
 		zeroize(raw, sizeof raw);
 		break;
 	}
-	default:
-		fatal("internal: %s is not generated", kd->name);
+	default: fatal("internal: %s is not generated", kd->name);
 	}
 	const char *bad = rule_violation(k, v, strlen(v), 1);
 	if (bad)
@@ -1193,22 +1189,25 @@ clean_provided(int k, const char *src, size_t n, const char *from)
 			fatal("%s (from %s): invalid UTF-8 at byte %zu; nothing written",
 			      keys[k].name, from, i);
 		if (c == 0)
-			fatal("%s (from %s): NUL byte at byte %zu; nothing written",
-			      keys[k].name, from, i);
+			fatal("%s (from %s): NUL byte at byte %zu; nothing written", keys[k].name,
+			      from, i);
 		if (c == '\r' || c == '\n')
 			fatal("%s (from %s): line break inside the value at byte %zu; "
-			      "nothing written", keys[k].name, from, i);
+			      "nothing written",
+			      keys[k].name, from, i);
 		if (c < 0x20 || c == 0x7f)
 			fatal("%s (from %s): control byte 0x%02x at byte %zu; nothing written",
 			      keys[k].name, from, c, i);
 		if (c == ' ')
 			fatal("%s (from %s): whitespace inside the value at byte %zu; "
-			      "nothing written", keys[k].name, from, i);
+			      "nothing written",
+			      keys[k].name, from, i);
 	}
 	long us = unicode_space_at((const unsigned char *)src + off, end - off);
 	if (us >= 0)
 		fatal("%s (from %s): Unicode space or invisible character at byte %zu; nothing "
-		      "written", keys[k].name, from, off + (size_t)us);
+		      "written",
+		      keys[k].name, from, off + (size_t)us);
 	if (keys[k].hint) {
 		int match = 0;
 		const char *h = keys[k].hint;
@@ -1220,7 +1219,8 @@ clean_provided(int k, const char *src, size_t n, const char *from)
 		}
 		if (!match)
 			warnx("%s (from %s) does not start with %s as such tokens usually do; "
-			      "using it anyway", keys[k].name, from, keys[k].hint);
+			      "using it anyway",
+			      keys[k].name, from, keys[k].hint);
 	}
 	return xstrndup(src + off, end - off);
 }
@@ -1235,180 +1235,155 @@ clean_provided(int k, const char *src, size_t n, const char *from)
  * formula in integer arithmetic; the bcrypt test vectors pin it.
  */
 static const uint32_t bf_pi[18 + 1024] = {
-	0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0,
-	0x082efa98, 0xec4e6c89, 0x452821e6, 0x38d01377, 0xbe5466cf, 0x34e90c6c,
-	0xc0ac29b7, 0xc97c50dd, 0x3f84d5b5, 0xb5470917, 0x9216d5d9, 0x8979fb1b,
-	0xd1310ba6, 0x98dfb5ac, 0x2ffd72db, 0xd01adfb7, 0xb8e1afed, 0x6a267e96,
-	0xba7c9045, 0xf12c7f99, 0x24a19947, 0xb3916cf7, 0x0801f2e2, 0x858efc16,
-	0x636920d8, 0x71574e69, 0xa458fea3, 0xf4933d7e, 0x0d95748f, 0x728eb658,
-	0x718bcd58, 0x82154aee, 0x7b54a41d, 0xc25a59b5, 0x9c30d539, 0x2af26013,
-	0xc5d1b023, 0x286085f0, 0xca417918, 0xb8db38ef, 0x8e79dcb0, 0x603a180e,
-	0x6c9e0e8b, 0xb01e8a3e, 0xd71577c1, 0xbd314b27, 0x78af2fda, 0x55605c60,
-	0xe65525f3, 0xaa55ab94, 0x57489862, 0x63e81440, 0x55ca396a, 0x2aab10b6,
-	0xb4cc5c34, 0x1141e8ce, 0xa15486af, 0x7c72e993, 0xb3ee1411, 0x636fbc2a,
-	0x2ba9c55d, 0x741831f6, 0xce5c3e16, 0x9b87931e, 0xafd6ba33, 0x6c24cf5c,
-	0x7a325381, 0x28958677, 0x3b8f4898, 0x6b4bb9af, 0xc4bfe81b, 0x66282193,
-	0x61d809cc, 0xfb21a991, 0x487cac60, 0x5dec8032, 0xef845d5d, 0xe98575b1,
-	0xdc262302, 0xeb651b88, 0x23893e81, 0xd396acc5, 0x0f6d6ff3, 0x83f44239,
-	0x2e0b4482, 0xa4842004, 0x69c8f04a, 0x9e1f9b5e, 0x21c66842, 0xf6e96c9a,
-	0x670c9c61, 0xabd388f0, 0x6a51a0d2, 0xd8542f68, 0x960fa728, 0xab5133a3,
-	0x6eef0b6c, 0x137a3be4, 0xba3bf050, 0x7efb2a98, 0xa1f1651d, 0x39af0176,
-	0x66ca593e, 0x82430e88, 0x8cee8619, 0x456f9fb4, 0x7d84a5c3, 0x3b8b5ebe,
-	0xe06f75d8, 0x85c12073, 0x401a449f, 0x56c16aa6, 0x4ed3aa62, 0x363f7706,
-	0x1bfedf72, 0x429b023d, 0x37d0d724, 0xd00a1248, 0xdb0fead3, 0x49f1c09b,
-	0x075372c9, 0x80991b7b, 0x25d479d8, 0xf6e8def7, 0xe3fe501a, 0xb6794c3b,
-	0x976ce0bd, 0x04c006ba, 0xc1a94fb6, 0x409f60c4, 0x5e5c9ec2, 0x196a2463,
-	0x68fb6faf, 0x3e6c53b5, 0x1339b2eb, 0x3b52ec6f, 0x6dfc511f, 0x9b30952c,
-	0xcc814544, 0xaf5ebd09, 0xbee3d004, 0xde334afd, 0x660f2807, 0x192e4bb3,
-	0xc0cba857, 0x45c8740f, 0xd20b5f39, 0xb9d3fbdb, 0x5579c0bd, 0x1a60320a,
-	0xd6a100c6, 0x402c7279, 0x679f25fe, 0xfb1fa3cc, 0x8ea5e9f8, 0xdb3222f8,
-	0x3c7516df, 0xfd616b15, 0x2f501ec8, 0xad0552ab, 0x323db5fa, 0xfd238760,
-	0x53317b48, 0x3e00df82, 0x9e5c57bb, 0xca6f8ca0, 0x1a87562e, 0xdf1769db,
-	0xd542a8f6, 0x287effc3, 0xac6732c6, 0x8c4f5573, 0x695b27b0, 0xbbca58c8,
-	0xe1ffa35d, 0xb8f011a0, 0x10fa3d98, 0xfd2183b8, 0x4afcb56c, 0x2dd1d35b,
-	0x9a53e479, 0xb6f84565, 0xd28e49bc, 0x4bfb9790, 0xe1ddf2da, 0xa4cb7e33,
-	0x62fb1341, 0xcee4c6e8, 0xef20cada, 0x36774c01, 0xd07e9efe, 0x2bf11fb4,
-	0x95dbda4d, 0xae909198, 0xeaad8e71, 0x6b93d5a0, 0xd08ed1d0, 0xafc725e0,
-	0x8e3c5b2f, 0x8e7594b7, 0x8ff6e2fb, 0xf2122b64, 0x8888b812, 0x900df01c,
-	0x4fad5ea0, 0x688fc31c, 0xd1cff191, 0xb3a8c1ad, 0x2f2f2218, 0xbe0e1777,
-	0xea752dfe, 0x8b021fa1, 0xe5a0cc0f, 0xb56f74e8, 0x18acf3d6, 0xce89e299,
-	0xb4a84fe0, 0xfd13e0b7, 0x7cc43b81, 0xd2ada8d9, 0x165fa266, 0x80957705,
-	0x93cc7314, 0x211a1477, 0xe6ad2065, 0x77b5fa86, 0xc75442f5, 0xfb9d35cf,
-	0xebcdaf0c, 0x7b3e89a0, 0xd6411bd3, 0xae1e7e49, 0x00250e2d, 0x2071b35e,
-	0x226800bb, 0x57b8e0af, 0x2464369b, 0xf009b91e, 0x5563911d, 0x59dfa6aa,
-	0x78c14389, 0xd95a537f, 0x207d5ba2, 0x02e5b9c5, 0x83260376, 0x6295cfa9,
-	0x11c81968, 0x4e734a41, 0xb3472dca, 0x7b14a94a, 0x1b510052, 0x9a532915,
-	0xd60f573f, 0xbc9bc6e4, 0x2b60a476, 0x81e67400, 0x08ba6fb5, 0x571be91f,
-	0xf296ec6b, 0x2a0dd915, 0xb6636521, 0xe7b9f9b6, 0xff34052e, 0xc5855664,
-	0x53b02d5d, 0xa99f8fa1, 0x08ba4799, 0x6e85076a, 0x4b7a70e9, 0xb5b32944,
-	0xdb75092e, 0xc4192623, 0xad6ea6b0, 0x49a7df7d, 0x9cee60b8, 0x8fedb266,
-	0xecaa8c71, 0x699a17ff, 0x5664526c, 0xc2b19ee1, 0x193602a5, 0x75094c29,
-	0xa0591340, 0xe4183a3e, 0x3f54989a, 0x5b429d65, 0x6b8fe4d6, 0x99f73fd6,
-	0xa1d29c07, 0xefe830f5, 0x4d2d38e6, 0xf0255dc1, 0x4cdd2086, 0x8470eb26,
-	0x6382e9c6, 0x021ecc5e, 0x09686b3f, 0x3ebaefc9, 0x3c971814, 0x6b6a70a1,
-	0x687f3584, 0x52a0e286, 0xb79c5305, 0xaa500737, 0x3e07841c, 0x7fdeae5c,
-	0x8e7d44ec, 0x5716f2b8, 0xb03ada37, 0xf0500c0d, 0xf01c1f04, 0x0200b3ff,
-	0xae0cf51a, 0x3cb574b2, 0x25837a58, 0xdc0921bd, 0xd19113f9, 0x7ca92ff6,
-	0x94324773, 0x22f54701, 0x3ae5e581, 0x37c2dadc, 0xc8b57634, 0x9af3dda7,
-	0xa9446146, 0x0fd0030e, 0xecc8c73e, 0xa4751e41, 0xe238cd99, 0x3bea0e2f,
-	0x3280bba1, 0x183eb331, 0x4e548b38, 0x4f6db908, 0x6f420d03, 0xf60a04bf,
-	0x2cb81290, 0x24977c79, 0x5679b072, 0xbcaf89af, 0xde9a771f, 0xd9930810,
-	0xb38bae12, 0xdccf3f2e, 0x5512721f, 0x2e6b7124, 0x501adde6, 0x9f84cd87,
-	0x7a584718, 0x7408da17, 0xbc9f9abc, 0xe94b7d8c, 0xec7aec3a, 0xdb851dfa,
-	0x63094366, 0xc464c3d2, 0xef1c1847, 0x3215d908, 0xdd433b37, 0x24c2ba16,
-	0x12a14d43, 0x2a65c451, 0x50940002, 0x133ae4dd, 0x71dff89e, 0x10314e55,
-	0x81ac77d6, 0x5f11199b, 0x043556f1, 0xd7a3c76b, 0x3c11183b, 0x5924a509,
-	0xf28fe6ed, 0x97f1fbfa, 0x9ebabf2c, 0x1e153c6e, 0x86e34570, 0xeae96fb1,
-	0x860e5e0a, 0x5a3e2ab3, 0x771fe71c, 0x4e3d06fa, 0x2965dcb9, 0x99e71d0f,
-	0x803e89d6, 0x5266c825, 0x2e4cc978, 0x9c10b36a, 0xc6150eba, 0x94e2ea78,
-	0xa5fc3c53, 0x1e0a2df4, 0xf2f74ea7, 0x361d2b3d, 0x1939260f, 0x19c27960,
-	0x5223a708, 0xf71312b6, 0xebadfe6e, 0xeac31f66, 0xe3bc4595, 0xa67bc883,
-	0xb17f37d1, 0x018cff28, 0xc332ddef, 0xbe6c5aa5, 0x65582185, 0x68ab9802,
-	0xeecea50f, 0xdb2f953b, 0x2aef7dad, 0x5b6e2f84, 0x1521b628, 0x29076170,
-	0xecdd4775, 0x619f1510, 0x13cca830, 0xeb61bd96, 0x0334fe1e, 0xaa0363cf,
-	0xb5735c90, 0x4c70a239, 0xd59e9e0b, 0xcbaade14, 0xeecc86bc, 0x60622ca7,
-	0x9cab5cab, 0xb2f3846e, 0x648b1eaf, 0x19bdf0ca, 0xa02369b9, 0x655abb50,
-	0x40685a32, 0x3c2ab4b3, 0x319ee9d5, 0xc021b8f7, 0x9b540b19, 0x875fa099,
-	0x95f7997e, 0x623d7da8, 0xf837889a, 0x97e32d77, 0x11ed935f, 0x16681281,
-	0x0e358829, 0xc7e61fd6, 0x96dedfa1, 0x7858ba99, 0x57f584a5, 0x1b227263,
-	0x9b83c3ff, 0x1ac24696, 0xcdb30aeb, 0x532e3054, 0x8fd948e4, 0x6dbc3128,
-	0x58ebf2ef, 0x34c6ffea, 0xfe28ed61, 0xee7c3c73, 0x5d4a14d9, 0xe864b7e3,
-	0x42105d14, 0x203e13e0, 0x45eee2b6, 0xa3aaabea, 0xdb6c4f15, 0xfacb4fd0,
-	0xc742f442, 0xef6abbb5, 0x654f3b1d, 0x41cd2105, 0xd81e799e, 0x86854dc7,
-	0xe44b476a, 0x3d816250, 0xcf62a1f2, 0x5b8d2646, 0xfc8883a0, 0xc1c7b6a3,
-	0x7f1524c3, 0x69cb7492, 0x47848a0b, 0x5692b285, 0x095bbf00, 0xad19489d,
-	0x1462b174, 0x23820e00, 0x58428d2a, 0x0c55f5ea, 0x1dadf43e, 0x233f7061,
-	0x3372f092, 0x8d937e41, 0xd65fecf1, 0x6c223bdb, 0x7cde3759, 0xcbee7460,
-	0x4085f2a7, 0xce77326e, 0xa6078084, 0x19f8509e, 0xe8efd855, 0x61d99735,
-	0xa969a7aa, 0xc50c06c2, 0x5a04abfc, 0x800bcadc, 0x9e447a2e, 0xc3453484,
-	0xfdd56705, 0x0e1e9ec9, 0xdb73dbd3, 0x105588cd, 0x675fda79, 0xe3674340,
-	0xc5c43465, 0x713e38d8, 0x3d28f89e, 0xf16dff20, 0x153e21e7, 0x8fb03d4a,
-	0xe6e39f2b, 0xdb83adf7, 0xe93d5a68, 0x948140f7, 0xf64c261c, 0x94692934,
-	0x411520f7, 0x7602d4f7, 0xbcf46b2e, 0xd4a20068, 0xd4082471, 0x3320f46a,
-	0x43b7d4b7, 0x500061af, 0x1e39f62e, 0x97244546, 0x14214f74, 0xbf8b8840,
-	0x4d95fc1d, 0x96b591af, 0x70f4ddd3, 0x66a02f45, 0xbfbc09ec, 0x03bd9785,
-	0x7fac6dd0, 0x31cb8504, 0x96eb27b3, 0x55fd3941, 0xda2547e6, 0xabca0a9a,
-	0x28507825, 0x530429f4, 0x0a2c86da, 0xe9b66dfb, 0x68dc1462, 0xd7486900,
-	0x680ec0a4, 0x27a18dee, 0x4f3ffea2, 0xe887ad8c, 0xb58ce006, 0x7af4d6b6,
-	0xaace1e7c, 0xd3375fec, 0xce78a399, 0x406b2a42, 0x20fe9e35, 0xd9f385b9,
-	0xee39d7ab, 0x3b124e8b, 0x1dc9faf7, 0x4b6d1856, 0x26a36631, 0xeae397b2,
-	0x3a6efa74, 0xdd5b4332, 0x6841e7f7, 0xca7820fb, 0xfb0af54e, 0xd8feb397,
-	0x454056ac, 0xba489527, 0x55533a3a, 0x20838d87, 0xfe6ba9b7, 0xd096954b,
-	0x55a867bc, 0xa1159a58, 0xcca92963, 0x99e1db33, 0xa62a4a56, 0x3f3125f9,
-	0x5ef47e1c, 0x9029317c, 0xfdf8e802, 0x04272f70, 0x80bb155c, 0x05282ce3,
-	0x95c11548, 0xe4c66d22, 0x48c1133f, 0xc70f86dc, 0x07f9c9ee, 0x41041f0f,
-	0x404779a4, 0x5d886e17, 0x325f51eb, 0xd59bc0d1, 0xf2bcc18f, 0x41113564,
-	0x257b7834, 0x602a9c60, 0xdff8e8a3, 0x1f636c1b, 0x0e12b4c2, 0x02e1329e,
-	0xaf664fd1, 0xcad18115, 0x6b2395e0, 0x333e92e1, 0x3b240b62, 0xeebeb922,
-	0x85b2a20e, 0xe6ba0d99, 0xde720c8c, 0x2da2f728, 0xd0127845, 0x95b794fd,
-	0x647d0862, 0xe7ccf5f0, 0x5449a36f, 0x877d48fa, 0xc39dfd27, 0xf33e8d1e,
-	0x0a476341, 0x992eff74, 0x3a6f6eab, 0xf4f8fd37, 0xa812dc60, 0xa1ebddf8,
-	0x991be14c, 0xdb6e6b0d, 0xc67b5510, 0x6d672c37, 0x2765d43b, 0xdcd0e804,
-	0xf1290dc7, 0xcc00ffa3, 0xb5390f92, 0x690fed0b, 0x667b9ffb, 0xcedb7d9c,
-	0xa091cf0b, 0xd9155ea3, 0xbb132f88, 0x515bad24, 0x7b9479bf, 0x763bd6eb,
-	0x37392eb3, 0xcc115979, 0x8026e297, 0xf42e312d, 0x6842ada7, 0xc66a2b3b,
-	0x12754ccc, 0x782ef11c, 0x6a124237, 0xb79251e7, 0x06a1bbe6, 0x4bfb6350,
-	0x1a6b1018, 0x11caedfa, 0x3d25bdd8, 0xe2e1c3c9, 0x44421659, 0x0a121386,
-	0xd90cec6e, 0xd5abea2a, 0x64af674e, 0xda86a85f, 0xbebfe988, 0x64e4c3fe,
-	0x9dbc8057, 0xf0f7c086, 0x60787bf8, 0x6003604d, 0xd1fd8346, 0xf6381fb0,
-	0x7745ae04, 0xd736fccc, 0x83426b33, 0xf01eab71, 0xb0804187, 0x3c005e5f,
-	0x77a057be, 0xbde8ae24, 0x55464299, 0xbf582e61, 0x4e58f48f, 0xf2ddfda2,
-	0xf474ef38, 0x8789bdc2, 0x5366f9c3, 0xc8b38e74, 0xb475f255, 0x46fcd9b9,
-	0x7aeb2661, 0x8b1ddf84, 0x846a0e79, 0x915f95e2, 0x466e598e, 0x20b45770,
-	0x8cd55591, 0xc902de4c, 0xb90bace1, 0xbb8205d0, 0x11a86248, 0x7574a99e,
-	0xb77f19b6, 0xe0a9dc09, 0x662d09a1, 0xc4324633, 0xe85a1f02, 0x09f0be8c,
-	0x4a99a025, 0x1d6efe10, 0x1ab93d1d, 0x0ba5a4df, 0xa186f20f, 0x2868f169,
-	0xdcb7da83, 0x573906fe, 0xa1e2ce9b, 0x4fcd7f52, 0x50115e01, 0xa70683fa,
-	0xa002b5c4, 0x0de6d027, 0x9af88c27, 0x773f8641, 0xc3604c06, 0x61a806b5,
-	0xf0177a28, 0xc0f586e0, 0x006058aa, 0x30dc7d62, 0x11e69ed7, 0x2338ea63,
-	0x53c2dd94, 0xc2c21634, 0xbbcbee56, 0x90bcb6de, 0xebfc7da1, 0xce591d76,
-	0x6f05e409, 0x4b7c0188, 0x39720a3d, 0x7c927c24, 0x86e3725f, 0x724d9db9,
-	0x1ac15bb4, 0xd39eb8fc, 0xed545578, 0x08fca5b5, 0xd83d7cd3, 0x4dad0fc4,
-	0x1e50ef5e, 0xb161e6f8, 0xa28514d9, 0x6c51133c, 0x6fd5c7e7, 0x56e14ec4,
-	0x362abfce, 0xddc6c837, 0xd79a3234, 0x92638212, 0x670efa8e, 0x406000e0,
-	0x3a39ce37, 0xd3faf5cf, 0xabc27737, 0x5ac52d1b, 0x5cb0679e, 0x4fa33742,
-	0xd3822740, 0x99bc9bbe, 0xd5118e9d, 0xbf0f7315, 0xd62d1c7e, 0xc700c47b,
-	0xb78c1b6b, 0x21a19045, 0xb26eb1be, 0x6a366eb4, 0x5748ab2f, 0xbc946e79,
-	0xc6a376d2, 0x6549c2c8, 0x530ff8ee, 0x468dde7d, 0xd5730a1d, 0x4cd04dc6,
-	0x2939bbdb, 0xa9ba4650, 0xac9526e8, 0xbe5ee304, 0xa1fad5f0, 0x6a2d519a,
-	0x63ef8ce2, 0x9a86ee22, 0xc089c2b8, 0x43242ef6, 0xa51e03aa, 0x9cf2d0a4,
-	0x83c061ba, 0x9be96a4d, 0x8fe51550, 0xba645bd6, 0x2826a2f9, 0xa73a3ae1,
-	0x4ba99586, 0xef5562e9, 0xc72fefd3, 0xf752f7da, 0x3f046f69, 0x77fa0a59,
-	0x80e4a915, 0x87b08601, 0x9b09e6ad, 0x3b3ee593, 0xe990fd5a, 0x9e34d797,
-	0x2cf0b7d9, 0x022b8b51, 0x96d5ac3a, 0x017da67d, 0xd1cf3ed6, 0x7c7d2d28,
-	0x1f9f25cf, 0xadf2b89b, 0x5ad6b472, 0x5a88f54c, 0xe029ac71, 0xe019a5e6,
-	0x47b0acfd, 0xed93fa9b, 0xe8d3c48d, 0x283b57cc, 0xf8d56629, 0x79132e28,
-	0x785f0191, 0xed756055, 0xf7960e44, 0xe3d35e8c, 0x15056dd4, 0x88f46dba,
-	0x03a16125, 0x0564f0bd, 0xc3eb9e15, 0x3c9057a2, 0x97271aec, 0xa93a072a,
-	0x1b3f6d9b, 0x1e6321f5, 0xf59c66fb, 0x26dcf319, 0x7533d928, 0xb155fdf5,
-	0x03563482, 0x8aba3cbb, 0x28517711, 0xc20ad9f8, 0xabcc5167, 0xccad925f,
-	0x4de81751, 0x3830dc8e, 0x379d5862, 0x9320f991, 0xea7a90c2, 0xfb3e7bce,
-	0x5121ce64, 0x774fbe32, 0xa8b6e37e, 0xc3293d46, 0x48de5369, 0x6413e680,
-	0xa2ae0810, 0xdd6db224, 0x69852dfd, 0x09072166, 0xb39a460a, 0x6445c0dd,
-	0x586cdecf, 0x1c20c8ae, 0x5bbef7dd, 0x1b588d40, 0xccd2017f, 0x6bb4e3bb,
-	0xdda26a7e, 0x3a59ff45, 0x3e350a44, 0xbcb4cdd5, 0x72eacea8, 0xfa6484bb,
-	0x8d6612ae, 0xbf3c6f47, 0xd29be463, 0x542f5d9e, 0xaec2771b, 0xf64e6370,
-	0x740e0d8d, 0xe75b1357, 0xf8721671, 0xaf537d5d, 0x4040cb08, 0x4eb4e2cc,
-	0x34d2466a, 0x0115af84, 0xe1b00428, 0x95983a1d, 0x06b89fb4, 0xce6ea048,
-	0x6f3f3b82, 0x3520ab82, 0x011a1d4b, 0x277227f8, 0x611560b1, 0xe7933fdc,
-	0xbb3a792b, 0x344525bd, 0xa08839e1, 0x51ce794b, 0x2f32c9b7, 0xa01fbac9,
-	0xe01cc87e, 0xbcc7d1f6, 0xcf0111c3, 0xa1e8aac7, 0x1a908749, 0xd44fbd9a,
-	0xd0dadecb, 0xd50ada38, 0x0339c32a, 0xc6913667, 0x8df9317c, 0xe0b12b4f,
-	0xf79e59b7, 0x43f5bb3a, 0xf2d519ff, 0x27d9459c, 0xbf97222c, 0x15e6fc2a,
-	0x0f91fc71, 0x9b941525, 0xfae59361, 0xceb69ceb, 0xc2a86459, 0x12baa8d1,
-	0xb6c1075e, 0xe3056a0c, 0x10d25065, 0xcb03a442, 0xe0ec6e0e, 0x1698db3b,
-	0x4c98a0be, 0x3278e964, 0x9f1f9532, 0xe0d392df, 0xd3a0342b, 0x8971f21e,
-	0x1b0a7441, 0x4ba3348c, 0xc5be7120, 0xc37632d8, 0xdf359f8d, 0x9b992f2e,
-	0xe60b6f47, 0x0fe3f11d, 0xe54cda54, 0x1edad891, 0xce6279cf, 0xcd3e7e6f,
-	0x1618b166, 0xfd2c1d05, 0x848fd2c5, 0xf6fb2299, 0xf523f357, 0xa6327623,
-	0x93a83531, 0x56cccd02, 0xacf08162, 0x5a75ebb5, 0x6e163697, 0x88d273cc,
-	0xde966292, 0x81b949d0, 0x4c50901b, 0x71c65614, 0xe6c6c7bd, 0x327a140a,
-	0x45e1d006, 0xc3f27b9a, 0xc9aa53fd, 0x62a80f00, 0xbb25bfe2, 0x35bdd2f6,
-	0x71126905, 0xb2040222, 0xb6cbcf7c, 0xcd769c2b, 0x53113ec0, 0x1640e3d3,
-	0x38abbd60, 0x2547adf0, 0xba38209c, 0xf746ce76, 0x77afa1c5, 0x20756060,
-	0x85cbfe4e, 0x8ae88dd8, 0x7aaaf9b0, 0x4cf9aa7e, 0x1948c25c, 0x02fb8a8c,
-	0x01c36ae4, 0xd6ebe1f9, 0x90d4f869, 0xa65cdea0, 0x3f09252d, 0xc208e69f,
-	0xb74e6132, 0xce77e25b, 0x578fdfe3, 0x3ac372e6,
+	0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0, 0x082efa98,
+	0xec4e6c89, 0x452821e6, 0x38d01377, 0xbe5466cf, 0x34e90c6c, 0xc0ac29b7, 0xc97c50dd,
+	0x3f84d5b5, 0xb5470917, 0x9216d5d9, 0x8979fb1b, 0xd1310ba6, 0x98dfb5ac, 0x2ffd72db,
+	0xd01adfb7, 0xb8e1afed, 0x6a267e96, 0xba7c9045, 0xf12c7f99, 0x24a19947, 0xb3916cf7,
+	0x0801f2e2, 0x858efc16, 0x636920d8, 0x71574e69, 0xa458fea3, 0xf4933d7e, 0x0d95748f,
+	0x728eb658, 0x718bcd58, 0x82154aee, 0x7b54a41d, 0xc25a59b5, 0x9c30d539, 0x2af26013,
+	0xc5d1b023, 0x286085f0, 0xca417918, 0xb8db38ef, 0x8e79dcb0, 0x603a180e, 0x6c9e0e8b,
+	0xb01e8a3e, 0xd71577c1, 0xbd314b27, 0x78af2fda, 0x55605c60, 0xe65525f3, 0xaa55ab94,
+	0x57489862, 0x63e81440, 0x55ca396a, 0x2aab10b6, 0xb4cc5c34, 0x1141e8ce, 0xa15486af,
+	0x7c72e993, 0xb3ee1411, 0x636fbc2a, 0x2ba9c55d, 0x741831f6, 0xce5c3e16, 0x9b87931e,
+	0xafd6ba33, 0x6c24cf5c, 0x7a325381, 0x28958677, 0x3b8f4898, 0x6b4bb9af, 0xc4bfe81b,
+	0x66282193, 0x61d809cc, 0xfb21a991, 0x487cac60, 0x5dec8032, 0xef845d5d, 0xe98575b1,
+	0xdc262302, 0xeb651b88, 0x23893e81, 0xd396acc5, 0x0f6d6ff3, 0x83f44239, 0x2e0b4482,
+	0xa4842004, 0x69c8f04a, 0x9e1f9b5e, 0x21c66842, 0xf6e96c9a, 0x670c9c61, 0xabd388f0,
+	0x6a51a0d2, 0xd8542f68, 0x960fa728, 0xab5133a3, 0x6eef0b6c, 0x137a3be4, 0xba3bf050,
+	0x7efb2a98, 0xa1f1651d, 0x39af0176, 0x66ca593e, 0x82430e88, 0x8cee8619, 0x456f9fb4,
+	0x7d84a5c3, 0x3b8b5ebe, 0xe06f75d8, 0x85c12073, 0x401a449f, 0x56c16aa6, 0x4ed3aa62,
+	0x363f7706, 0x1bfedf72, 0x429b023d, 0x37d0d724, 0xd00a1248, 0xdb0fead3, 0x49f1c09b,
+	0x075372c9, 0x80991b7b, 0x25d479d8, 0xf6e8def7, 0xe3fe501a, 0xb6794c3b, 0x976ce0bd,
+	0x04c006ba, 0xc1a94fb6, 0x409f60c4, 0x5e5c9ec2, 0x196a2463, 0x68fb6faf, 0x3e6c53b5,
+	0x1339b2eb, 0x3b52ec6f, 0x6dfc511f, 0x9b30952c, 0xcc814544, 0xaf5ebd09, 0xbee3d004,
+	0xde334afd, 0x660f2807, 0x192e4bb3, 0xc0cba857, 0x45c8740f, 0xd20b5f39, 0xb9d3fbdb,
+	0x5579c0bd, 0x1a60320a, 0xd6a100c6, 0x402c7279, 0x679f25fe, 0xfb1fa3cc, 0x8ea5e9f8,
+	0xdb3222f8, 0x3c7516df, 0xfd616b15, 0x2f501ec8, 0xad0552ab, 0x323db5fa, 0xfd238760,
+	0x53317b48, 0x3e00df82, 0x9e5c57bb, 0xca6f8ca0, 0x1a87562e, 0xdf1769db, 0xd542a8f6,
+	0x287effc3, 0xac6732c6, 0x8c4f5573, 0x695b27b0, 0xbbca58c8, 0xe1ffa35d, 0xb8f011a0,
+	0x10fa3d98, 0xfd2183b8, 0x4afcb56c, 0x2dd1d35b, 0x9a53e479, 0xb6f84565, 0xd28e49bc,
+	0x4bfb9790, 0xe1ddf2da, 0xa4cb7e33, 0x62fb1341, 0xcee4c6e8, 0xef20cada, 0x36774c01,
+	0xd07e9efe, 0x2bf11fb4, 0x95dbda4d, 0xae909198, 0xeaad8e71, 0x6b93d5a0, 0xd08ed1d0,
+	0xafc725e0, 0x8e3c5b2f, 0x8e7594b7, 0x8ff6e2fb, 0xf2122b64, 0x8888b812, 0x900df01c,
+	0x4fad5ea0, 0x688fc31c, 0xd1cff191, 0xb3a8c1ad, 0x2f2f2218, 0xbe0e1777, 0xea752dfe,
+	0x8b021fa1, 0xe5a0cc0f, 0xb56f74e8, 0x18acf3d6, 0xce89e299, 0xb4a84fe0, 0xfd13e0b7,
+	0x7cc43b81, 0xd2ada8d9, 0x165fa266, 0x80957705, 0x93cc7314, 0x211a1477, 0xe6ad2065,
+	0x77b5fa86, 0xc75442f5, 0xfb9d35cf, 0xebcdaf0c, 0x7b3e89a0, 0xd6411bd3, 0xae1e7e49,
+	0x00250e2d, 0x2071b35e, 0x226800bb, 0x57b8e0af, 0x2464369b, 0xf009b91e, 0x5563911d,
+	0x59dfa6aa, 0x78c14389, 0xd95a537f, 0x207d5ba2, 0x02e5b9c5, 0x83260376, 0x6295cfa9,
+	0x11c81968, 0x4e734a41, 0xb3472dca, 0x7b14a94a, 0x1b510052, 0x9a532915, 0xd60f573f,
+	0xbc9bc6e4, 0x2b60a476, 0x81e67400, 0x08ba6fb5, 0x571be91f, 0xf296ec6b, 0x2a0dd915,
+	0xb6636521, 0xe7b9f9b6, 0xff34052e, 0xc5855664, 0x53b02d5d, 0xa99f8fa1, 0x08ba4799,
+	0x6e85076a, 0x4b7a70e9, 0xb5b32944, 0xdb75092e, 0xc4192623, 0xad6ea6b0, 0x49a7df7d,
+	0x9cee60b8, 0x8fedb266, 0xecaa8c71, 0x699a17ff, 0x5664526c, 0xc2b19ee1, 0x193602a5,
+	0x75094c29, 0xa0591340, 0xe4183a3e, 0x3f54989a, 0x5b429d65, 0x6b8fe4d6, 0x99f73fd6,
+	0xa1d29c07, 0xefe830f5, 0x4d2d38e6, 0xf0255dc1, 0x4cdd2086, 0x8470eb26, 0x6382e9c6,
+	0x021ecc5e, 0x09686b3f, 0x3ebaefc9, 0x3c971814, 0x6b6a70a1, 0x687f3584, 0x52a0e286,
+	0xb79c5305, 0xaa500737, 0x3e07841c, 0x7fdeae5c, 0x8e7d44ec, 0x5716f2b8, 0xb03ada37,
+	0xf0500c0d, 0xf01c1f04, 0x0200b3ff, 0xae0cf51a, 0x3cb574b2, 0x25837a58, 0xdc0921bd,
+	0xd19113f9, 0x7ca92ff6, 0x94324773, 0x22f54701, 0x3ae5e581, 0x37c2dadc, 0xc8b57634,
+	0x9af3dda7, 0xa9446146, 0x0fd0030e, 0xecc8c73e, 0xa4751e41, 0xe238cd99, 0x3bea0e2f,
+	0x3280bba1, 0x183eb331, 0x4e548b38, 0x4f6db908, 0x6f420d03, 0xf60a04bf, 0x2cb81290,
+	0x24977c79, 0x5679b072, 0xbcaf89af, 0xde9a771f, 0xd9930810, 0xb38bae12, 0xdccf3f2e,
+	0x5512721f, 0x2e6b7124, 0x501adde6, 0x9f84cd87, 0x7a584718, 0x7408da17, 0xbc9f9abc,
+	0xe94b7d8c, 0xec7aec3a, 0xdb851dfa, 0x63094366, 0xc464c3d2, 0xef1c1847, 0x3215d908,
+	0xdd433b37, 0x24c2ba16, 0x12a14d43, 0x2a65c451, 0x50940002, 0x133ae4dd, 0x71dff89e,
+	0x10314e55, 0x81ac77d6, 0x5f11199b, 0x043556f1, 0xd7a3c76b, 0x3c11183b, 0x5924a509,
+	0xf28fe6ed, 0x97f1fbfa, 0x9ebabf2c, 0x1e153c6e, 0x86e34570, 0xeae96fb1, 0x860e5e0a,
+	0x5a3e2ab3, 0x771fe71c, 0x4e3d06fa, 0x2965dcb9, 0x99e71d0f, 0x803e89d6, 0x5266c825,
+	0x2e4cc978, 0x9c10b36a, 0xc6150eba, 0x94e2ea78, 0xa5fc3c53, 0x1e0a2df4, 0xf2f74ea7,
+	0x361d2b3d, 0x1939260f, 0x19c27960, 0x5223a708, 0xf71312b6, 0xebadfe6e, 0xeac31f66,
+	0xe3bc4595, 0xa67bc883, 0xb17f37d1, 0x018cff28, 0xc332ddef, 0xbe6c5aa5, 0x65582185,
+	0x68ab9802, 0xeecea50f, 0xdb2f953b, 0x2aef7dad, 0x5b6e2f84, 0x1521b628, 0x29076170,
+	0xecdd4775, 0x619f1510, 0x13cca830, 0xeb61bd96, 0x0334fe1e, 0xaa0363cf, 0xb5735c90,
+	0x4c70a239, 0xd59e9e0b, 0xcbaade14, 0xeecc86bc, 0x60622ca7, 0x9cab5cab, 0xb2f3846e,
+	0x648b1eaf, 0x19bdf0ca, 0xa02369b9, 0x655abb50, 0x40685a32, 0x3c2ab4b3, 0x319ee9d5,
+	0xc021b8f7, 0x9b540b19, 0x875fa099, 0x95f7997e, 0x623d7da8, 0xf837889a, 0x97e32d77,
+	0x11ed935f, 0x16681281, 0x0e358829, 0xc7e61fd6, 0x96dedfa1, 0x7858ba99, 0x57f584a5,
+	0x1b227263, 0x9b83c3ff, 0x1ac24696, 0xcdb30aeb, 0x532e3054, 0x8fd948e4, 0x6dbc3128,
+	0x58ebf2ef, 0x34c6ffea, 0xfe28ed61, 0xee7c3c73, 0x5d4a14d9, 0xe864b7e3, 0x42105d14,
+	0x203e13e0, 0x45eee2b6, 0xa3aaabea, 0xdb6c4f15, 0xfacb4fd0, 0xc742f442, 0xef6abbb5,
+	0x654f3b1d, 0x41cd2105, 0xd81e799e, 0x86854dc7, 0xe44b476a, 0x3d816250, 0xcf62a1f2,
+	0x5b8d2646, 0xfc8883a0, 0xc1c7b6a3, 0x7f1524c3, 0x69cb7492, 0x47848a0b, 0x5692b285,
+	0x095bbf00, 0xad19489d, 0x1462b174, 0x23820e00, 0x58428d2a, 0x0c55f5ea, 0x1dadf43e,
+	0x233f7061, 0x3372f092, 0x8d937e41, 0xd65fecf1, 0x6c223bdb, 0x7cde3759, 0xcbee7460,
+	0x4085f2a7, 0xce77326e, 0xa6078084, 0x19f8509e, 0xe8efd855, 0x61d99735, 0xa969a7aa,
+	0xc50c06c2, 0x5a04abfc, 0x800bcadc, 0x9e447a2e, 0xc3453484, 0xfdd56705, 0x0e1e9ec9,
+	0xdb73dbd3, 0x105588cd, 0x675fda79, 0xe3674340, 0xc5c43465, 0x713e38d8, 0x3d28f89e,
+	0xf16dff20, 0x153e21e7, 0x8fb03d4a, 0xe6e39f2b, 0xdb83adf7, 0xe93d5a68, 0x948140f7,
+	0xf64c261c, 0x94692934, 0x411520f7, 0x7602d4f7, 0xbcf46b2e, 0xd4a20068, 0xd4082471,
+	0x3320f46a, 0x43b7d4b7, 0x500061af, 0x1e39f62e, 0x97244546, 0x14214f74, 0xbf8b8840,
+	0x4d95fc1d, 0x96b591af, 0x70f4ddd3, 0x66a02f45, 0xbfbc09ec, 0x03bd9785, 0x7fac6dd0,
+	0x31cb8504, 0x96eb27b3, 0x55fd3941, 0xda2547e6, 0xabca0a9a, 0x28507825, 0x530429f4,
+	0x0a2c86da, 0xe9b66dfb, 0x68dc1462, 0xd7486900, 0x680ec0a4, 0x27a18dee, 0x4f3ffea2,
+	0xe887ad8c, 0xb58ce006, 0x7af4d6b6, 0xaace1e7c, 0xd3375fec, 0xce78a399, 0x406b2a42,
+	0x20fe9e35, 0xd9f385b9, 0xee39d7ab, 0x3b124e8b, 0x1dc9faf7, 0x4b6d1856, 0x26a36631,
+	0xeae397b2, 0x3a6efa74, 0xdd5b4332, 0x6841e7f7, 0xca7820fb, 0xfb0af54e, 0xd8feb397,
+	0x454056ac, 0xba489527, 0x55533a3a, 0x20838d87, 0xfe6ba9b7, 0xd096954b, 0x55a867bc,
+	0xa1159a58, 0xcca92963, 0x99e1db33, 0xa62a4a56, 0x3f3125f9, 0x5ef47e1c, 0x9029317c,
+	0xfdf8e802, 0x04272f70, 0x80bb155c, 0x05282ce3, 0x95c11548, 0xe4c66d22, 0x48c1133f,
+	0xc70f86dc, 0x07f9c9ee, 0x41041f0f, 0x404779a4, 0x5d886e17, 0x325f51eb, 0xd59bc0d1,
+	0xf2bcc18f, 0x41113564, 0x257b7834, 0x602a9c60, 0xdff8e8a3, 0x1f636c1b, 0x0e12b4c2,
+	0x02e1329e, 0xaf664fd1, 0xcad18115, 0x6b2395e0, 0x333e92e1, 0x3b240b62, 0xeebeb922,
+	0x85b2a20e, 0xe6ba0d99, 0xde720c8c, 0x2da2f728, 0xd0127845, 0x95b794fd, 0x647d0862,
+	0xe7ccf5f0, 0x5449a36f, 0x877d48fa, 0xc39dfd27, 0xf33e8d1e, 0x0a476341, 0x992eff74,
+	0x3a6f6eab, 0xf4f8fd37, 0xa812dc60, 0xa1ebddf8, 0x991be14c, 0xdb6e6b0d, 0xc67b5510,
+	0x6d672c37, 0x2765d43b, 0xdcd0e804, 0xf1290dc7, 0xcc00ffa3, 0xb5390f92, 0x690fed0b,
+	0x667b9ffb, 0xcedb7d9c, 0xa091cf0b, 0xd9155ea3, 0xbb132f88, 0x515bad24, 0x7b9479bf,
+	0x763bd6eb, 0x37392eb3, 0xcc115979, 0x8026e297, 0xf42e312d, 0x6842ada7, 0xc66a2b3b,
+	0x12754ccc, 0x782ef11c, 0x6a124237, 0xb79251e7, 0x06a1bbe6, 0x4bfb6350, 0x1a6b1018,
+	0x11caedfa, 0x3d25bdd8, 0xe2e1c3c9, 0x44421659, 0x0a121386, 0xd90cec6e, 0xd5abea2a,
+	0x64af674e, 0xda86a85f, 0xbebfe988, 0x64e4c3fe, 0x9dbc8057, 0xf0f7c086, 0x60787bf8,
+	0x6003604d, 0xd1fd8346, 0xf6381fb0, 0x7745ae04, 0xd736fccc, 0x83426b33, 0xf01eab71,
+	0xb0804187, 0x3c005e5f, 0x77a057be, 0xbde8ae24, 0x55464299, 0xbf582e61, 0x4e58f48f,
+	0xf2ddfda2, 0xf474ef38, 0x8789bdc2, 0x5366f9c3, 0xc8b38e74, 0xb475f255, 0x46fcd9b9,
+	0x7aeb2661, 0x8b1ddf84, 0x846a0e79, 0x915f95e2, 0x466e598e, 0x20b45770, 0x8cd55591,
+	0xc902de4c, 0xb90bace1, 0xbb8205d0, 0x11a86248, 0x7574a99e, 0xb77f19b6, 0xe0a9dc09,
+	0x662d09a1, 0xc4324633, 0xe85a1f02, 0x09f0be8c, 0x4a99a025, 0x1d6efe10, 0x1ab93d1d,
+	0x0ba5a4df, 0xa186f20f, 0x2868f169, 0xdcb7da83, 0x573906fe, 0xa1e2ce9b, 0x4fcd7f52,
+	0x50115e01, 0xa70683fa, 0xa002b5c4, 0x0de6d027, 0x9af88c27, 0x773f8641, 0xc3604c06,
+	0x61a806b5, 0xf0177a28, 0xc0f586e0, 0x006058aa, 0x30dc7d62, 0x11e69ed7, 0x2338ea63,
+	0x53c2dd94, 0xc2c21634, 0xbbcbee56, 0x90bcb6de, 0xebfc7da1, 0xce591d76, 0x6f05e409,
+	0x4b7c0188, 0x39720a3d, 0x7c927c24, 0x86e3725f, 0x724d9db9, 0x1ac15bb4, 0xd39eb8fc,
+	0xed545578, 0x08fca5b5, 0xd83d7cd3, 0x4dad0fc4, 0x1e50ef5e, 0xb161e6f8, 0xa28514d9,
+	0x6c51133c, 0x6fd5c7e7, 0x56e14ec4, 0x362abfce, 0xddc6c837, 0xd79a3234, 0x92638212,
+	0x670efa8e, 0x406000e0, 0x3a39ce37, 0xd3faf5cf, 0xabc27737, 0x5ac52d1b, 0x5cb0679e,
+	0x4fa33742, 0xd3822740, 0x99bc9bbe, 0xd5118e9d, 0xbf0f7315, 0xd62d1c7e, 0xc700c47b,
+	0xb78c1b6b, 0x21a19045, 0xb26eb1be, 0x6a366eb4, 0x5748ab2f, 0xbc946e79, 0xc6a376d2,
+	0x6549c2c8, 0x530ff8ee, 0x468dde7d, 0xd5730a1d, 0x4cd04dc6, 0x2939bbdb, 0xa9ba4650,
+	0xac9526e8, 0xbe5ee304, 0xa1fad5f0, 0x6a2d519a, 0x63ef8ce2, 0x9a86ee22, 0xc089c2b8,
+	0x43242ef6, 0xa51e03aa, 0x9cf2d0a4, 0x83c061ba, 0x9be96a4d, 0x8fe51550, 0xba645bd6,
+	0x2826a2f9, 0xa73a3ae1, 0x4ba99586, 0xef5562e9, 0xc72fefd3, 0xf752f7da, 0x3f046f69,
+	0x77fa0a59, 0x80e4a915, 0x87b08601, 0x9b09e6ad, 0x3b3ee593, 0xe990fd5a, 0x9e34d797,
+	0x2cf0b7d9, 0x022b8b51, 0x96d5ac3a, 0x017da67d, 0xd1cf3ed6, 0x7c7d2d28, 0x1f9f25cf,
+	0xadf2b89b, 0x5ad6b472, 0x5a88f54c, 0xe029ac71, 0xe019a5e6, 0x47b0acfd, 0xed93fa9b,
+	0xe8d3c48d, 0x283b57cc, 0xf8d56629, 0x79132e28, 0x785f0191, 0xed756055, 0xf7960e44,
+	0xe3d35e8c, 0x15056dd4, 0x88f46dba, 0x03a16125, 0x0564f0bd, 0xc3eb9e15, 0x3c9057a2,
+	0x97271aec, 0xa93a072a, 0x1b3f6d9b, 0x1e6321f5, 0xf59c66fb, 0x26dcf319, 0x7533d928,
+	0xb155fdf5, 0x03563482, 0x8aba3cbb, 0x28517711, 0xc20ad9f8, 0xabcc5167, 0xccad925f,
+	0x4de81751, 0x3830dc8e, 0x379d5862, 0x9320f991, 0xea7a90c2, 0xfb3e7bce, 0x5121ce64,
+	0x774fbe32, 0xa8b6e37e, 0xc3293d46, 0x48de5369, 0x6413e680, 0xa2ae0810, 0xdd6db224,
+	0x69852dfd, 0x09072166, 0xb39a460a, 0x6445c0dd, 0x586cdecf, 0x1c20c8ae, 0x5bbef7dd,
+	0x1b588d40, 0xccd2017f, 0x6bb4e3bb, 0xdda26a7e, 0x3a59ff45, 0x3e350a44, 0xbcb4cdd5,
+	0x72eacea8, 0xfa6484bb, 0x8d6612ae, 0xbf3c6f47, 0xd29be463, 0x542f5d9e, 0xaec2771b,
+	0xf64e6370, 0x740e0d8d, 0xe75b1357, 0xf8721671, 0xaf537d5d, 0x4040cb08, 0x4eb4e2cc,
+	0x34d2466a, 0x0115af84, 0xe1b00428, 0x95983a1d, 0x06b89fb4, 0xce6ea048, 0x6f3f3b82,
+	0x3520ab82, 0x011a1d4b, 0x277227f8, 0x611560b1, 0xe7933fdc, 0xbb3a792b, 0x344525bd,
+	0xa08839e1, 0x51ce794b, 0x2f32c9b7, 0xa01fbac9, 0xe01cc87e, 0xbcc7d1f6, 0xcf0111c3,
+	0xa1e8aac7, 0x1a908749, 0xd44fbd9a, 0xd0dadecb, 0xd50ada38, 0x0339c32a, 0xc6913667,
+	0x8df9317c, 0xe0b12b4f, 0xf79e59b7, 0x43f5bb3a, 0xf2d519ff, 0x27d9459c, 0xbf97222c,
+	0x15e6fc2a, 0x0f91fc71, 0x9b941525, 0xfae59361, 0xceb69ceb, 0xc2a86459, 0x12baa8d1,
+	0xb6c1075e, 0xe3056a0c, 0x10d25065, 0xcb03a442, 0xe0ec6e0e, 0x1698db3b, 0x4c98a0be,
+	0x3278e964, 0x9f1f9532, 0xe0d392df, 0xd3a0342b, 0x8971f21e, 0x1b0a7441, 0x4ba3348c,
+	0xc5be7120, 0xc37632d8, 0xdf359f8d, 0x9b992f2e, 0xe60b6f47, 0x0fe3f11d, 0xe54cda54,
+	0x1edad891, 0xce6279cf, 0xcd3e7e6f, 0x1618b166, 0xfd2c1d05, 0x848fd2c5, 0xf6fb2299,
+	0xf523f357, 0xa6327623, 0x93a83531, 0x56cccd02, 0xacf08162, 0x5a75ebb5, 0x6e163697,
+	0x88d273cc, 0xde966292, 0x81b949d0, 0x4c50901b, 0x71c65614, 0xe6c6c7bd, 0x327a140a,
+	0x45e1d006, 0xc3f27b9a, 0xc9aa53fd, 0x62a80f00, 0xbb25bfe2, 0x35bdd2f6, 0x71126905,
+	0xb2040222, 0xb6cbcf7c, 0xcd769c2b, 0x53113ec0, 0x1640e3d3, 0x38abbd60, 0x2547adf0,
+	0xba38209c, 0xf746ce76, 0x77afa1c5, 0x20756060, 0x85cbfe4e, 0x8ae88dd8, 0x7aaaf9b0,
+	0x4cf9aa7e, 0x1948c25c, 0x02fb8a8c, 0x01c36ae4, 0xd6ebe1f9, 0x90d4f869, 0xa65cdea0,
+	0x3f09252d, 0xc208e69f, 0xb74e6132, 0xce77e25b, 0x578fdfe3, 0x3ac372e6,
 };
 
 /* one Blowfish state; bf_pi holds its initial value in this order; w[] is all of it */
@@ -1423,51 +1398,71 @@ struct bf {
 };
 _Static_assert(sizeof(struct bf) == sizeof bf_pi, "Blowfish state layout");
 
-#define BF_F(s, x) \
+#define BF_F(s, x)                                                                             \
 	((((s)->S[0][(x) >> 24] + (s)->S[1][(x) >> 16 & 0xff]) ^ (s)->S[2][(x) >> 8 & 0xff]) + \
-	 (s)->S[3][(x) & 0xff])
+	 (s)->S[3][(x)&0xff])
 /* b ^ P[n] first: it does not wait for F, so the chain is one xor shorter */
 #define BF_R(s, a, b, n) ((b) = ((b) ^ (s)->P[n]) ^ BF_F(s, a))
 
 /* encrypt (l, r) in place: 16 rounds, unrolled (the whole cost of bcrypt is here) */
-#define BF_ENC(s, l, r) \
-	do { \
-		uint32_t t_; \
-		(l) ^= (s)->P[0]; \
-		BF_R(s, l, r, 1); BF_R(s, r, l, 2); BF_R(s, l, r, 3); BF_R(s, r, l, 4); \
-		BF_R(s, l, r, 5); BF_R(s, r, l, 6); BF_R(s, l, r, 7); BF_R(s, r, l, 8); \
-		BF_R(s, l, r, 9); BF_R(s, r, l, 10); BF_R(s, l, r, 11); BF_R(s, r, l, 12); \
-		BF_R(s, l, r, 13); BF_R(s, r, l, 14); BF_R(s, l, r, 15); BF_R(s, r, l, 16); \
+#define BF_ENC(s, l, r)                \
+	do {                           \
+		uint32_t t_;           \
+		(l) ^= (s)->P[0];      \
+		BF_R(s, l, r, 1);      \
+		BF_R(s, r, l, 2);      \
+		BF_R(s, l, r, 3);      \
+		BF_R(s, r, l, 4);      \
+		BF_R(s, l, r, 5);      \
+		BF_R(s, r, l, 6);      \
+		BF_R(s, l, r, 7);      \
+		BF_R(s, r, l, 8);      \
+		BF_R(s, l, r, 9);      \
+		BF_R(s, r, l, 10);     \
+		BF_R(s, l, r, 11);     \
+		BF_R(s, r, l, 12);     \
+		BF_R(s, l, r, 13);     \
+		BF_R(s, r, l, 14);     \
+		BF_R(s, l, r, 15);     \
+		BF_R(s, r, l, 16);     \
 		t_ = (r) ^ (s)->P[17]; \
-		(r) = (l); \
-		(l) = t_; \
+		(r) = (l);             \
+		(l) = t_;              \
 	} while (0)
 
 /* the same on two states at once, round by round (see bf_expand2) */
 #define BF_R2(a, la, ra, b, lb, rb, n) \
-	do { \
-		BF_R(a, la, ra, n); \
-		BF_R(b, lb, rb, n); \
+	do {                           \
+		BF_R(a, la, ra, n);    \
+		BF_R(b, lb, rb, n);    \
 	} while (0)
-#define BF_ENC2(a, la, ra, b, lb, rb) \
-	do { \
-		uint32_t ta_, tb_; \
-		(la) ^= (a)->P[0]; \
-		(lb) ^= (b)->P[0]; \
-		BF_R2(a, la, ra, b, lb, rb, 1); BF_R2(a, ra, la, b, rb, lb, 2); \
-		BF_R2(a, la, ra, b, lb, rb, 3); BF_R2(a, ra, la, b, rb, lb, 4); \
-		BF_R2(a, la, ra, b, lb, rb, 5); BF_R2(a, ra, la, b, rb, lb, 6); \
-		BF_R2(a, la, ra, b, lb, rb, 7); BF_R2(a, ra, la, b, rb, lb, 8); \
-		BF_R2(a, la, ra, b, lb, rb, 9); BF_R2(a, ra, la, b, rb, lb, 10); \
-		BF_R2(a, la, ra, b, lb, rb, 11); BF_R2(a, ra, la, b, rb, lb, 12); \
-		BF_R2(a, la, ra, b, lb, rb, 13); BF_R2(a, ra, la, b, rb, lb, 14); \
-		BF_R2(a, la, ra, b, lb, rb, 15); BF_R2(a, ra, la, b, rb, lb, 16); \
-		ta_ = (ra) ^ (a)->P[17]; \
-		tb_ = (rb) ^ (b)->P[17]; \
-		(ra) = (la); \
-		(rb) = (lb); \
-		(la) = ta_; \
-		(lb) = tb_; \
+#define BF_ENC2(a, la, ra, b, lb, rb)            \
+	do {                                     \
+		uint32_t ta_, tb_;               \
+		(la) ^= (a)->P[0];               \
+		(lb) ^= (b)->P[0];               \
+		BF_R2(a, la, ra, b, lb, rb, 1);  \
+		BF_R2(a, ra, la, b, rb, lb, 2);  \
+		BF_R2(a, la, ra, b, lb, rb, 3);  \
+		BF_R2(a, ra, la, b, rb, lb, 4);  \
+		BF_R2(a, la, ra, b, lb, rb, 5);  \
+		BF_R2(a, ra, la, b, rb, lb, 6);  \
+		BF_R2(a, la, ra, b, lb, rb, 7);  \
+		BF_R2(a, ra, la, b, rb, lb, 8);  \
+		BF_R2(a, la, ra, b, lb, rb, 9);  \
+		BF_R2(a, ra, la, b, rb, lb, 10); \
+		BF_R2(a, la, ra, b, lb, rb, 11); \
+		BF_R2(a, ra, la, b, rb, lb, 12); \
+		BF_R2(a, la, ra, b, lb, rb, 13); \
+		BF_R2(a, ra, la, b, rb, lb, 14); \
+		BF_R2(a, la, ra, b, lb, rb, 15); \
+		BF_R2(a, ra, la, b, rb, lb, 16); \
+		ta_ = (ra) ^ (a)->P[17];         \
+		tb_ = (rb) ^ (b)->P[17];         \
+		(ra) = (la);                     \
+		(rb) = (lb);                     \
+		(la) = ta_;                      \
+		(lb) = tb_;                      \
 	} while (0)
 
 /*
@@ -1586,8 +1581,7 @@ eksblowfish(struct bf_lane *ln, int lanes, int cost)
 	sfree(st, 2 * sizeof *st);
 }
 
-static const char bc64[] =
-	"./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+static const char bc64[] = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
 
 static void
 bc64_encode(char *out, const unsigned char *d, size_t n)
@@ -1661,7 +1655,8 @@ bcrypt_hash_wellformed(const char *h, size_t n, const char **why)
 		int cost = (h[4] - '0') * 10 + (h[5] - '0');
 		if (!*why && (cost < BCRYPT_MIN_COST || cost > BCRYPT_MAX_COST)) {
 			static char w[96];
-			snprintf(w, sizeof w, "bcrypt cost %d is outside 10..16, which Dex refuses", cost);
+			snprintf(w, sizeof w, "bcrypt cost %d is outside 10..16, which Dex refuses",
+				 cost);
 			*why = w;
 		}
 	}
@@ -1809,8 +1804,7 @@ struct jp {
 	int line, depth;
 };
 
-static void __attribute__((noreturn))
-json_fail(struct jp *j, const char *what)
+static void __attribute__((noreturn)) json_fail(struct jp *j, const char *what)
 {
 	fatal("%s:%d: invalid JSON: %s", j->file, j->line, what);
 }
@@ -1920,9 +1914,7 @@ json_str(struct jp *j)
 			utf8_put(&b, cp);
 			break;
 		}
-		default:
-			buf_free(&b);
-			json_fail(j, "bad escape");
+		default: buf_free(&b); json_fail(j, "bad escape");
 		}
 	}
 	if (utf8_invalid_at((unsigned char *)b.p, b.n) >= 0) {
@@ -1961,7 +1953,8 @@ json_value(struct jp *j)
 						json_fail(j, "expected a string key");
 					k = json_str(j);
 					for (size_t i = 0; i < n->n; i++)
-						if (n->k[i]->len == k->len && !memcmp(n->k[i]->s, k->s, k->len))
+						if (n->k[i]->len == k->len &&
+						    !memcmp(n->k[i]->s, k->s, k->len))
 							json_fail(j, "duplicate key");
 					json_ws(j);
 					if (j->p >= j->end || *j->p != ':')
@@ -1978,7 +1971,8 @@ json_value(struct jp *j)
 					j->p++;
 					break;
 				}
-				json_fail(j, n->kind == N_MAP ? "expected ',' or '}'" : "expected ',' or ']'");
+				json_fail(j, n->kind == N_MAP ? "expected ',' or '}'"
+							      : "expected ',' or ']'");
 			}
 		}
 	} else if (c == '"') {
@@ -2036,7 +2030,7 @@ json_parse(const char *src, size_t n, const char *file, struct docs *out)
 {
 	struct jp j = {file, src, src, src + n, 1, 0};
 	if (n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3))
-		j.p += 3;       /* a BOM, as parse_stream allows (Windows tools write one) */
+		j.p += 3; /* a BOM, as parse_stream allows (Windows tools write one) */
 	for (;;) {
 		json_ws(&j);
 		if (j.p >= j.end)
@@ -2059,9 +2053,9 @@ static int
 yaml_special_word(const char *s)
 {
 	static const char *const w[] = {
-		"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO",
-		"true", "True", "TRUE", "false", "False", "FALSE", "on", "On", "ON",
-		"off", "Off", "OFF", "null", "Null", "NULL",
+		"y",  "Y",    "yes",  "Yes",  "YES",   "n",     "N",     "no", "No",
+		"NO", "true", "True", "TRUE", "false", "False", "FALSE", "on", "On",
+		"ON", "off",  "Off",  "OFF",  "null",  "Null",  "NULL",
 	};
 	for (size_t i = 0; i < sizeof w / sizeof w[0]; i++)
 		if (!strcmp(s, w[i]))
@@ -2103,7 +2097,7 @@ yaml_scalar(struct buf *b, const char *s, size_t n, int quoted)
 		} else if (c < 0x20 || c == 0x7f) {
 			buf_printf(b, "\\x%02x", c);
 		} else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] == 0x85) {
-			buf_puts(b, "\\N");   /* NEL is a line break to YAML */
+			buf_puts(b, "\\N"); /* NEL is a line break to YAML */
 			i++;
 		} else if (c == 0xc2 && i + 1 < n && (unsigned char)s[i + 1] < 0xa0) {
 			/* other C1 controls: YAML readers refuse them raw */
@@ -2201,8 +2195,7 @@ struct yp {
 	int line, depth;
 };
 
-static void __attribute__((noreturn))
-yaml_fail(struct yp *y, const char *what)
+static void __attribute__((noreturn)) yaml_fail(struct yp *y, const char *what)
 {
 	fatal("%s:%d: %s", y->file, y->line, what);
 }
@@ -2313,7 +2306,8 @@ y_unsupported(struct yp *y)
 	case '*': yaml_fail(y, "aliases are not supported");
 	case '!': yaml_fail(y, "tags are not supported");
 	case '?': yaml_fail(y, "complex keys are not supported");
-	case '@': case '`': yaml_fail(y, "reserved character at the start of a scalar");
+	case '@':
+	case '`': yaml_fail(y, "reserved character at the start of a scalar");
 	case '%': yaml_fail(y, "YAML directives are not supported");
 	}
 }
@@ -2379,7 +2373,8 @@ y_quoted(struct yp *y)
 			case '0': buf_putc(&b, '\0'); break;
 			case 'a': buf_putc(&b, '\a'); break;
 			case 'b': buf_putc(&b, '\b'); break;
-			case 't': case '\t': buf_putc(&b, '\t'); break;
+			case 't':
+			case '\t': buf_putc(&b, '\t'); break;
 			case 'n': buf_putc(&b, '\n'); break;
 			case 'v': buf_putc(&b, '\v'); break;
 			case 'f': buf_putc(&b, '\f'); break;
@@ -2396,15 +2391,14 @@ y_quoted(struct yp *y)
 			case 'x': hex = 2; break;
 			case 'u': hex = 4; break;
 			case 'U': hex = 8; break;
-			case '\r': case '\n':
+			case '\r':
+			case '\n':
 				/* escaped line break: join without a space */
 				y->p--;
 				y_newline(y);
 				y_spaces(y);
 				break;
-			default:
-				buf_free(&b);
-				yaml_fail(y, "bad escape in double-quoted string");
+			default: buf_free(&b); yaml_fail(y, "bad escape in double-quoted string");
 			}
 			if (hex) {
 				cp = 0;
@@ -2412,10 +2406,14 @@ y_quoted(struct yp *y)
 					char h = y->p < y->end ? *y->p : 0;
 					if (!isxdigit((unsigned char)h)) {
 						buf_free(&b);
-						yaml_fail(y, "bad hex escape in double-quoted string");
+						yaml_fail(y,
+							  "bad hex escape in double-quoted string");
 					}
-					cp = cp << 4 | (uint32_t)(isdigit((unsigned char)h) ? h - '0'
-									  : (tolower((unsigned char)h) - 'a' + 10));
+					cp = cp << 4 |
+					     (uint32_t)(isdigit((unsigned char)h)
+								? h - '0'
+								: (tolower((unsigned char)h) - 'a' +
+								   10));
 					y->p++;
 				}
 				if (cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) {
@@ -2447,7 +2445,8 @@ y_scalar_node(struct buf *b, int line, int quoted)
 	return n;
 }
 
-static void y_check_utf8(struct yp *y, const struct buf *b)
+static void
+y_check_utf8(struct yp *y, const struct buf *b)
 {
 	if (b->n && utf8_invalid_at((unsigned char *)b->p, b->n) >= 0)
 		yaml_fail(y, "invalid UTF-8");
@@ -2470,10 +2469,12 @@ y_plain(struct yp *y, int parent, int is_value)
 				comment = 1;
 				break;
 			}
-			if (*y->p == ':' && (y_eol(y, y->p + 1) || y->p[1] == ' ' || y->p[1] == '\t')) {
+			if (*y->p == ':' &&
+			    (y_eol(y, y->p + 1) || y->p[1] == ' ' || y->p[1] == '\t')) {
 				buf_free(&b);
-				yaml_fail(y, is_value ? "a mapping cannot start on the line of its key"
-						      : "unexpected ':' (bad indentation?)");
+				yaml_fail(y,
+					  is_value ? "a mapping cannot start on the line of its key"
+						   : "unexpected ':' (bad indentation?)");
 			}
 			y->p++;
 		}
@@ -2503,7 +2504,8 @@ y_plain(struct yp *y, int parent, int is_value)
 				while (q < y->p && *q == ' ')
 					q++;
 				if (q != y->p)
-					yaml_fail(y, "tab in indentation (YAML indents with spaces)");
+					yaml_fail(y,
+						  "tab in indentation (YAML indents with spaces)");
 				more = 1;
 			}
 			break;
@@ -2688,7 +2690,8 @@ y_flow(struct yp *y)
 		} else {
 			v = y_flow_item(y, 0);
 			if (y->p < y->end && *y->p == ':')
-				yaml_fail(y, "single-pair mappings in a flow sequence are not supported");
+				yaml_fail(y, "single-pair mappings in a flow sequence are not "
+					     "supported");
 		}
 		node_push(n, k, v);
 		y_flow_ws(y);
@@ -2739,7 +2742,8 @@ y_is_map_entry(struct yp *y)
 		p++;
 		while (!y_eol(y, p) && (*p == ' ' || *p == '\t'))
 			p++;
-		return !y_eol(y, p) && *p == ':' && (y_eol(y, p + 1) || p[1] == ' ' || p[1] == '\t');
+		return !y_eol(y, p) && *p == ':' &&
+		       (y_eol(y, p + 1) || p[1] == ' ' || p[1] == '\t');
 	}
 	for (; !y_eol(y, p); p++) {
 		if (*p == '#' && p > y->p && (p[-1] == ' ' || p[-1] == '\t'))
@@ -2774,13 +2778,15 @@ y_value(struct yp *y, int keycol)
 	y_unsupported(y);
 	struct node *n;
 	switch (*y->p) {
-	case '|': case '>':
-		return y_block(y, keycol);
-	case '[': case '{':
+	case '|':
+	case '>': return y_block(y, keycol);
+	case '[':
+	case '{':
 		n = y_flow(y);
 		y_finish_line(y);
 		return n;
-	case '"': case '\'':
+	case '"':
+	case '\'':
 		n = y_quoted(y);
 		y_finish_line(y);
 		return n;
@@ -2805,7 +2811,8 @@ y_map(struct yp *y, int col)
 		} else {
 			const char *st = y->p;
 			int line = y->line;
-			while (!(*y->p == ':' && (y_eol(y, y->p + 1) || y->p[1] == ' ' || y->p[1] == '\t')))
+			while (!(*y->p == ':' &&
+				 (y_eol(y, y->p + 1) || y->p[1] == ' ' || y->p[1] == '\t')))
 				y->p++;
 			const char *e = y->p;
 			while (e > st && (e[-1] == ' ' || e[-1] == '\t'))
@@ -2830,7 +2837,7 @@ y_map(struct yp *y, int col)
 		if (y_col(y) > col)
 			yaml_fail(y, "bad indentation");
 		if (y_seq_item(y))
-			break;  /* the caller decides: sibling sequence or error */
+			break; /* the caller decides: sibling sequence or error */
 		if (!y_is_map_entry(y))
 			yaml_fail(y, "expected a 'key: value' line");
 	}
@@ -2842,7 +2849,7 @@ y_seq(struct yp *y, int col)
 {
 	struct node *s = node_new(N_SEQ, y->line);
 	for (;;) {
-		y->p++;  /* the '-' */
+		y->p++; /* the '-' */
 		y_spaces(y);
 		struct node *item;
 		if (y_eol(y, y->p) || y_comment_here(y)) {
@@ -2919,11 +2926,14 @@ yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 		else if (*q == 0xc2 && left > 1 && q[1] == 0x85)
 			what = "U+0085 NEXT LINE";
 		else if (*q == 0xe2 && left > 2 && q[1] == 0x80 && (q[2] == 0xa8 || q[2] == 0xa9))
-			what = q[2] == 0xa8 ? "U+2028 LINE SEPARATOR" : "U+2029 PARAGRAPH SEPARATOR";
+			what = q[2] == 0xa8 ? "U+2028 LINE SEPARATOR"
+					    : "U+2029 PARAGRAPH SEPARATOR";
 		if (what) {
 			char msg[200];
-			snprintf(msg, sizeof msg, "%s, a line break to YAML 1.1 readers such as "
-				 "kubectl (in a double-quoted string write \\N, \\L, \\P or \\r)", what);
+			snprintf(msg, sizeof msg,
+				 "%s, a line break to YAML 1.1 readers such as "
+				 "kubectl (in a double-quoted string write \\N, \\L, \\P or \\r)",
+				 what);
 			yaml_fail(&y, msg);
 		}
 	}
@@ -2940,7 +2950,9 @@ yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 				/* indented top-level content is fine */
 			}
 			if (cur.root)
-				yaml_fail(&y, "unexpected content after the document (bad indentation?)");
+				yaml_fail(
+					&y,
+					"unexpected content after the document (bad indentation?)");
 			if (!open) {
 				cur.start = (size_t)(before - src);
 				cur.line = line_before;
@@ -2994,17 +3006,17 @@ yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
  * socket. Bodies may hold secrets (payloads, tokens): every buffer is wiped.
  */
 
-#define HTTP_MAX_HEADER (64u << 10)   /* status line and headers (and trailers) */
-#define HTTP_MAX_BODY (1u << 20)      /* decoded body */
-#define HTTP_MAX_WIRE (HTTP_MAX_HEADER * 2 + HTTP_MAX_BODY * 2)  /* chunk framing too */
-#define HTTP_MAX_INTERIM 8            /* 1xx replies skipped before the real one */
+#define HTTP_MAX_HEADER  (64u << 10) /* status line and headers (and trailers) */
+#define HTTP_MAX_BODY    (1u << 20)  /* decoded body */
+#define HTTP_MAX_WIRE    (HTTP_MAX_HEADER * 2 + HTTP_MAX_BODY * 2) /* chunk framing too */
+#define HTTP_MAX_INTERIM 8 /* 1xx replies skipped before the real one */
 
 struct url {
 	int tls;
 	char host[256];
 	char port[8];
-	char path[1024];        /* without a trailing '/'; "" for the root */
-	int has_port;           /* the port was written out */
+	char path[1024]; /* without a trailing '/'; "" for the root */
+	int has_port;    /* the port was written out */
 };
 
 /* scheme://host[:port][/path]; no user info, query or fragment */
@@ -3041,7 +3053,8 @@ url_parse(const char *s, struct url *u)
 		rest = s + hl;
 	}
 	for (const char *p = u->host; *p; p++)
-		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == ':' || *p == '_'))
+		if (!(isalnum((unsigned char)*p) || *p == '-' || *p == '.' || *p == ':' ||
+		      *p == '_'))
 			return "bad character in the host";
 	snprintf(u->port, sizeof u->port, "%s", u->tls ? "443" : "80");
 	if (*rest == ':') {
@@ -3076,10 +3089,10 @@ url_authority(const struct url *u, char *out, size_t n, int always_port)
 
 struct http_resp {
 	int status;
-	int close;              /* the server closes the connection after this reply */
-	long retry_after;       /* Retry-After in seconds, -1 if none */
-	char ctype[64];         /* Content-Type, lowercase, without parameters */
-	char *body;             /* decoded body, NUL-terminated; may hold a secret */
+	int close;        /* the server closes the connection after this reply */
+	long retry_after; /* Retry-After in seconds, -1 if none */
+	char ctype[64];   /* Content-Type, lowercase, without parameters */
+	char *body;       /* decoded body, NUL-terminated; may hold a secret */
 	size_t n;
 };
 
@@ -3153,7 +3166,8 @@ http_chunks(const char *p, size_t n, int eof, char *out, size_t *total, size_t *
 		}
 		for (size_t i = digits; i < le - 2; i++) {
 			unsigned char c = (unsigned char)l[i];
-			if ((i == digits && c != ';' && c != ' ' && c != '\t') || c < 0x20 || c == 0x7f) {
+			if ((i == digits && c != ';' && c != ' ' && c != '\t') || c < 0x20 ||
+			    c == 0x7f) {
 				*why = "bad chunk extension";
 				return HP_BAD;
 			}
@@ -3227,7 +3241,8 @@ http_parse(const char *buf, size_t n, int eof, int connect, struct http_resp *r,
 		size_t avail = n - base, hend = 0;
 		size_t lim = avail < HTTP_MAX_HEADER ? avail : HTTP_MAX_HEADER;
 		for (size_t i = 0; i + 3 < lim; i++)
-			if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' && p[i + 3] == '\n') {
+			if (p[i] == '\r' && p[i + 1] == '\n' && p[i + 2] == '\r' &&
+			    p[i + 3] == '\n') {
 				hend = i + 4;
 				break;
 			}
@@ -3241,8 +3256,9 @@ http_parse(const char *buf, size_t n, int eof, int connect, struct http_resp *r,
 		/* status line: HTTP/1.x SP 3DIGIT [SP reason] */
 		size_t le = crlf_end(p, hend);
 		if (le < 14 || memcmp(p, "HTTP/1.", 7) != 0 || (p[7] != '0' && p[7] != '1') ||
-		    p[8] != ' ' || !isdigit((unsigned char)p[9]) || !isdigit((unsigned char)p[10]) ||
-		    !isdigit((unsigned char)p[11]) || (p[12] != ' ' && p[12] != '\r')) {
+		    p[8] != ' ' || !isdigit((unsigned char)p[9]) ||
+		    !isdigit((unsigned char)p[10]) || !isdigit((unsigned char)p[11]) ||
+		    (p[12] != ' ' && p[12] != '\r')) {
 			*why = "not an HTTP/1.x status line";
 			return HP_BAD;
 		}
@@ -3335,7 +3351,8 @@ http_parse(const char *buf, size_t n, int eof, int connect, struct http_resp *r,
 				}
 			} else if (hdr_is(l, nl, "Content-Type")) {
 				size_t i = 0;
-				while (i < vl && i + 1 < sizeof r->ctype && v[i] != ';' && v[i] != ' ') {
+				while (i < vl && i + 1 < sizeof r->ctype && v[i] != ';' &&
+				       v[i] != ' ') {
 					r->ctype[i] = (char)tolower((unsigned char)v[i]);
 					i++;
 				}
@@ -3347,7 +3364,8 @@ http_parse(const char *buf, size_t n, int eof, int connect, struct http_resp *r,
 			r->close = 0;
 		if (r->status < 200) {
 			if (r->status == 101 || interim >= HTTP_MAX_INTERIM) {
-				*why = r->status == 101 ? "unexpected protocol switch" : "too many interim replies";
+				*why = r->status == 101 ? "unexpected protocol switch"
+							: "too many interim replies";
 				return HP_BAD;
 			}
 			base += hend;
@@ -3360,7 +3378,7 @@ http_parse(const char *buf, size_t n, int eof, int connect, struct http_resp *r,
 		const char *b = p + hend;
 		size_t bn = avail - hend, total = 0, bend = 0;
 		if ((connect && r->status < 300) || r->status == 204 || r->status == 304) {
-			chunked = 0;    /* no body, whatever the headers say */
+			chunked = 0; /* no body, whatever the headers say */
 		} else if (chunked) {
 			int rc = http_chunks(b, bn, eof, NULL, &total, &bend, why);
 			if (rc != HP_DONE)
@@ -3404,16 +3422,16 @@ enum { HE_OK = 0, HE_CONNECT, HE_IO, HE_PROTO };
 
 struct http {
 	int timeout_ms;
-	const char *ca_file;            /* --ca-file */
+	const char *ca_file; /* --ca-file */
 	int tls_ready;
 	mbedtls_ssl_config conf;
 	mbedtls_x509_crt ca;
-	char ca_source[PATH_MAX + 64];  /* where the trusted CAs came from, for messages */
+	char ca_source[PATH_MAX + 64]; /* where the trusted CAs came from, for messages */
 	/* the one connection */
-	int fd;                         /* -1: none */
+	int fd; /* -1: none */
 	int tls, ssl_ready, reused;
-	int timed_out;                  /* the last request was sent whole, no reply in time */
-	struct url origin;              /* what fd talks to (through a proxy or not) */
+	int timed_out;     /* the last request was sent whole, no reply in time */
+	struct url origin; /* what fd talks to (through a proxy or not) */
 	mbedtls_net_context net;
 	mbedtls_ssl_context ssl;
 	unsigned long requests, connects;
@@ -3535,11 +3553,11 @@ http_tls_setup(struct http *h)
 			fatal("can't load trusted CA certificates from SSL_CERT_FILE/SSL_CERT_DIR");
 	} else {
 		static const char *const bundles[] = {
-			"/etc/ssl/certs/ca-certificates.crt",   /* Debian, Ubuntu, Alpine, Arch */
-			"/etc/pki/tls/certs/ca-bundle.crt",     /* Fedora, RHEL */
+			"/etc/ssl/certs/ca-certificates.crt", /* Debian, Ubuntu, Alpine, Arch */
+			"/etc/pki/tls/certs/ca-bundle.crt",   /* Fedora, RHEL */
 			"/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
-			"/etc/ssl/ca-bundle.pem",               /* openSUSE */
-			"/etc/ssl/cert.pem",                    /* Alpine, BSD, macOS */
+			"/etc/ssl/ca-bundle.pem", /* openSUSE */
+			"/etc/ssl/cert.pem",      /* Alpine, BSD, macOS */
 			"/etc/pki/tls/cacert.pem",
 		};
 		int any = 0;
@@ -3550,10 +3568,12 @@ http_tls_setup(struct http *h)
 			any = ca_load(h, "/etc/ssl/certs", 1, "/etc/ssl/certs", 0);
 		if (!any)
 			fatal("no trusted CA certificates found (looked at the usual bundles and "
-			      "/etc/ssl/certs): pass --ca-file, or set SSL_CERT_FILE or SSL_CERT_DIR");
+			      "/etc/ssl/certs): pass --ca-file, or set SSL_CERT_FILE or "
+			      "SSL_CERT_DIR");
 	}
 	int r = mbedtls_ssl_config_defaults(&h->conf, MBEDTLS_SSL_IS_CLIENT,
-					    MBEDTLS_SSL_TRANSPORT_STREAM, MBEDTLS_SSL_PRESET_DEFAULT);
+					    MBEDTLS_SSL_TRANSPORT_STREAM,
+					    MBEDTLS_SSL_PRESET_DEFAULT);
 	if (r != 0)
 		fatal("TLS configuration failed (-0x%04x)", (unsigned)-r);
 	mbedtls_ssl_conf_authmode(&h->conf, MBEDTLS_SSL_VERIFY_REQUIRED);
@@ -3577,7 +3597,8 @@ tcp_connect(const char *host, const char *port, int timeout_ms, char *err, size_
 	}
 	int fd = -1, e = 0;
 	for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, a->ai_protocol);
+		fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK,
+			    a->ai_protocol);
 		if (fd < 0) {
 			e = errno;
 			continue;
@@ -3593,7 +3614,8 @@ tcp_connect(const char *host, const char *port, int timeout_ms, char *err, size_
 				socklen_t sl = sizeof e;
 				if (pr == 0)
 					e = ETIMEDOUT;
-				else if (pr < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) != 0)
+				else if (pr < 0 ||
+					 getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &sl) != 0)
 					e = errno;
 			}
 			if (e != 0) {
@@ -3713,7 +3735,7 @@ no_proxy_match(const char *host)
 			s++;
 		char *colon = strrchr(s, ':');
 		if (colon && !strchr(s, ']') && strchr(s, ':') == colon)
-			*colon = 0;   /* host:port -> host */
+			*colon = 0; /* host:port -> host */
 		if (s[0] == '[') {
 			s++;
 			char *e = strchr(s, ']');
@@ -3822,8 +3844,8 @@ http_connect(struct http *h, const struct url *u, char *err, size_t errn)
 		char auth[300];
 		url_authority(u, auth, sizeof auth, 1);
 		struct buf q = {0};
-		buf_printf(&q, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: seedsec/%s\r\n", auth,
-			   auth, SEEDSEC_VERSION);
+		buf_printf(&q, "CONNECT %s HTTP/1.1\r\nHost: %s\r\nUser-Agent: seedsec/%s\r\n",
+			   auth, auth, SEEDSEC_VERSION);
 		if (pauth)
 			buf_printf(&q, "Proxy-Authorization: %s\r\n", pauth);
 		buf_puts(&q, "\r\n");
@@ -3836,7 +3858,8 @@ http_connect(struct http *h, const struct url *u, char *err, size_t errn)
 		size_t used = 0;
 		const char *why = "closed";
 		while (w == 0) {
-			rc = in.n ? http_parse(in.p, in.n, eof, 1, &r, &used, &why) : (eof ? HP_TRUNC : HP_MORE);
+			rc = in.n ? http_parse(in.p, in.n, eof, 1, &r, &used, &why)
+				  : (eof ? HP_TRUNC : HP_MORE);
 			if (rc != HP_MORE)
 				break;
 			buf_grow(&in, 4096);
@@ -3852,8 +3875,8 @@ http_connect(struct http *h, const struct url *u, char *err, size_t errn)
 		}
 		buf_free(&in);
 		if (w != 0 || rc != HP_DONE) {
-			snprintf(err, errn, "proxy %.64s:%s: CONNECT %.100s failed: %s", px.host, px.port, auth,
-				 w ? "can't send" : why);
+			snprintf(err, errn, "proxy %.64s:%s: CONNECT %.100s failed: %s", px.host,
+				 px.port, auth, w ? "can't send" : why);
 			http_close(h);
 			return rc == HP_BAD ? HE_PROTO : HE_CONNECT;
 		}
@@ -3861,9 +3884,11 @@ http_connect(struct http *h, const struct url *u, char *err, size_t errn)
 		http_resp_free(&r);
 		if (st < 200 || st > 299) {
 			http_close(h);
-			fatal("proxy %s:%s (HTTPS_PROXY) refused CONNECT %s: HTTP %d%s", px.host, px.port,
-			      auth, st, st == 407 ? " (proxy authentication required: put user:password "
-						    "in the proxy URL)" : "");
+			fatal("proxy %s:%s (HTTPS_PROXY) refused CONNECT %s: HTTP %d%s", px.host,
+			      px.port, auth, st,
+			      st == 407 ? " (proxy authentication required: put user:password "
+					  "in the proxy URL)"
+					: "");
 		}
 	}
 	if (!u->tls)
@@ -3885,7 +3910,8 @@ http_connect(struct http *h, const struct url *u, char *err, size_t errn)
 		uint32_t flags = mbedtls_ssl_get_verify_result(&h->ssl);
 		char auth[300];
 		url_authority(u, auth, sizeof auth, 1);
-		if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED || (flags != 0 && flags != (uint32_t)-1)) {
+		if (r == MBEDTLS_ERR_X509_CERT_VERIFY_FAILED ||
+		    (flags != 0 && flags != (uint32_t)-1)) {
 			char info[512];
 			mbedtls_x509_crt_verify_info(info, sizeof info, "", flags);
 			for (char *p = info; *p; p++)
@@ -3893,19 +3919,24 @@ http_connect(struct http *h, const struct url *u, char *err, size_t errn)
 					*p = *(p + 1) ? ';' : 0;
 			http_close(h);
 			fatal("TLS: refusing %s: its certificate does not verify: %s (trusted CAs "
-			      "from %s); %s", auth, info, h->ca_source,
+			      "from %s); %s",
+			      auth, info, h->ca_source,
 			      flags & MBEDTLS_X509_BADCERT_CN_MISMATCH
-			      ? "the certificate is for another host name: check the endpoint URL "
-				"(or what intercepts the connection)"
-			      : "pass --ca-file with the CA that signed the server's certificate");
+				      ? "the certificate is for another host name: check the "
+					"endpoint URL "
+					"(or what intercepts the connection)"
+				      : "pass --ca-file with the CA that signed the server's "
+					"certificate");
 		}
 		char e[160];
 		mbedtls_strerror(r, e, sizeof e);
 		snprintf(err, errn, "TLS handshake with %s failed: %s", auth, e);
 		http_close(h);
 		return r == MBEDTLS_ERR_SSL_TIMEOUT || r == MBEDTLS_ERR_NET_RECV_FAILED ||
-			       r == MBEDTLS_ERR_NET_CONN_RESET || r == MBEDTLS_ERR_NET_SEND_FAILED
-		       ? HE_CONNECT : HE_PROTO;
+				       r == MBEDTLS_ERR_NET_CONN_RESET ||
+				       r == MBEDTLS_ERR_NET_SEND_FAILED
+			       ? HE_CONNECT
+			       : HE_PROTO;
 	}
 	return HE_OK;
 }
@@ -3959,7 +3990,8 @@ http_request(struct http *h, const char *method, const struct url *u, const char
 		if (w == 0) {
 			for (;;) {
 				if (in.n || eof) {
-					rc = in.n ? http_parse(in.p, in.n, eof, 0, r, &used, &why) : HP_TRUNC;
+					rc = in.n ? http_parse(in.p, in.n, eof, 0, r, &used, &why)
+						  : HP_TRUNC;
 					if (rc != HP_MORE)
 						break;
 				}
@@ -4003,10 +4035,10 @@ http_request(struct http *h, const char *method, const struct url *u, const char
 		}
 		h->timed_out = w == 0 && got == -2;
 		snprintf(err, errn, "%s %s: %s", method, a2,
-			 w != 0 ? "connection lost while sending" :
-			 got == -2 ? "no response in time (see --timeout)" :
-			 received ? "connection closed in the middle of the response" :
-			 "connection closed or reset without a response");
+			 w != 0      ? "connection lost while sending"
+			 : got == -2 ? "no response in time (see --timeout)"
+			 : received  ? "connection closed in the middle of the response"
+				     : "connection closed or reset without a response");
 		return HE_IO;
 	}
 }
@@ -4059,14 +4091,15 @@ reply_reason(const struct http_resp *r, char *out, size_t n)
 		msg = map_str(e, "message");
 		st = map_str(e, "status");
 	} else if (e && e->kind == N_SCALAR) {
-		st = e->s;   /* OAuth: {"error": "invalid_grant", "error_description": ...} */
+		st = e->s; /* OAuth: {"error": "invalid_grant", "error_description": ...} */
 		msg = map_str(j, "error_description");
 	}
 	if (msg || st) {
 		snprintf(out, n, "HTTP %d%s%s%s%.300s", r->status, st ? " " : "", st ? st : "",
 			 msg ? ": " : "", msg ? msg : "");
 	} else if (strstr(r->ctype, "html")) {
-		snprintf(out, n, "HTTP %d with an HTML page (wrong endpoint URL or path?)", r->status);
+		snprintf(out, n, "HTTP %d with an HTML page (wrong endpoint URL or path?)",
+			 r->status);
 	} else {
 		snprintf(out, n, "HTTP %d", r->status);
 	}
@@ -4090,25 +4123,25 @@ reply_reason(const struct http_resp *r, char *out, size_t n)
  * never printed.
  */
 
-#define GOOGLE_TOKEN_URI "https://oauth2.googleapis.com/token"
+#define GOOGLE_TOKEN_URI     "https://oauth2.googleapis.com/token"
 #define CLOUD_PLATFORM_SCOPE "https://www.googleapis.com/auth/cloud-platform"
-#define METADATA_HOST "metadata.google.internal"
-#define JWT_BEARER "urn:ietf:params:oauth:grant-type:jwt-bearer"
+#define METADATA_HOST        "metadata.google.internal"
+#define JWT_BEARER           "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 enum auth_kind { AUTH_FILE, AUTH_SERVICE_ACCOUNT, AUTH_USER, AUTH_METADATA };
 
 struct auth {
 	enum auth_kind kind;
-	char source[PATH_MAX + 64];     /* for messages: where the token comes from */
-	char *path;                     /* token file */
-	char *token;                    /* the access token (secret) */
-	struct url token_url;           /* service account, authorized user */
-	char *token_uri;                /* as written: the JWT's audience */
-	char *email, *key_id;           /* service account */
+	char source[PATH_MAX + 64]; /* for messages: where the token comes from */
+	char *path;                 /* token file */
+	char *token;                /* the access token (secret) */
+	struct url token_url;       /* service account, authorized user */
+	char *token_uri;            /* as written: the JWT's audience */
+	char *email, *key_id;       /* service account */
 	mbedtls_pk_context pk;
 	int pk_ready;
-	char *client_id, *client_secret, *refresh;  /* authorized user (secret, refresh) */
-	struct url md;                  /* metadata server */
+	char *client_id, *client_secret, *refresh; /* authorized user (secret, refresh) */
+	struct url md;                             /* metadata server */
 	unsigned long fetches;
 };
 
@@ -4202,8 +4235,9 @@ auth_setup(struct auth *a, const char *token_file, const char *credentials)
 			rng_init();
 			mbedtls_pk_init(&a->pk);
 			a->pk_ready = 1;
-			int r = mbedtls_pk_parse_key(&a->pk, (const unsigned char *)pem, strlen(pem) + 1,
-						     NULL, 0, mbedtls_ctr_drbg_random, &drbg);
+			int r = mbedtls_pk_parse_key(&a->pk, (const unsigned char *)pem,
+						     strlen(pem) + 1, NULL, 0,
+						     mbedtls_ctr_drbg_random, &drbg);
 			if (r != 0) {
 				char e[128];
 				mbedtls_strerror(r, e, sizeof e);
@@ -4220,10 +4254,13 @@ auth_setup(struct auth *a, const char *token_file, const char *credentials)
 			a->client_secret = xstrdup(cred_str(j, "client_secret", cf, 1));
 			a->refresh = xstrdup(cred_str(j, "refresh_token", cf, 1));
 			auth_token_uri(a, cred_str(j, "token_uri", cf, 0), cf);
-			snprintf(a->source, sizeof a->source, "the authorized user in %s (%s)", cf, csrc);
+			snprintf(a->source, sizeof a->source, "the authorized user in %s (%s)", cf,
+				 csrc);
 		} else {
-			fatal("credentials file %s: type \"%.40s\" is not supported (service_account "
-			      "or authorized_user)", cf, type);
+			fatal("credentials file %s: type \"%.40s\" is not supported "
+			      "(service_account "
+			      "or authorized_user)",
+			      cf, type);
 		}
 		docs_free(&ds);
 		return;
@@ -4342,7 +4379,8 @@ auth_fetch(struct auth *a, struct http *h)
 		if (!token_ok(raw + s, e - s)) {
 			sfree(raw, n);
 			fatal("token file %s: not an access token (one line of printable text "
-			      "expected)", a->path);
+			      "expected)",
+			      a->path);
 		}
 		sfree_str(a->token);
 		a->token = xstrndup(raw + s, e - s);
@@ -4368,8 +4406,10 @@ auth_fetch(struct auth *a, struct http *h)
 	if (a->kind == AUTH_METADATA) {
 		u = &a->md;
 		method = "GET";
-		snprintf(mtarget, sizeof mtarget, "/computeMetadata/v1/instance/service-accounts/"
-			 "default/token?scopes=%s", CLOUD_PLATFORM_SCOPE);
+		snprintf(mtarget, sizeof mtarget,
+			 "/computeMetadata/v1/instance/service-accounts/"
+			 "default/token?scopes=%s",
+			 CLOUD_PLATFORM_SCOPE);
 		target = mtarget;
 		hdrs[1] = "Metadata-Flavor: Google";
 	} else {
@@ -4379,7 +4419,8 @@ auth_fetch(struct auth *a, struct http *h)
 	char err[512];
 	for (int attempt = 0;; attempt++) {
 		struct http_resp r;
-		int rc = http_request(h, method, u, target, hdrs, body.p, body.n, &r, err, sizeof err);
+		int rc = http_request(h, method, u, target, hdrs, body.p, body.n, &r, err,
+				      sizeof err);
 		int retry = rc == HE_CONNECT || rc == HE_IO ||
 			    (rc == HE_OK && (r.status == 429 || r.status >= 500));
 		if (rc == HE_OK && r.status == 200) {
@@ -4402,7 +4443,8 @@ auth_fetch(struct auth *a, struct http *h)
 			if (a->kind == AUTH_METADATA)
 				fatal("no Google credentials: %s (%s); pass --token-file or "
 				      "--credentials, or set CLOUDSDK_AUTH_ACCESS_TOKEN_FILE or "
-				      "GOOGLE_APPLICATION_CREDENTIALS", err, a->source);
+				      "GOOGLE_APPLICATION_CREDENTIALS",
+				      err, a->source);
 			fatal("can't get an access token from %s: %s", a->source, err);
 		}
 		char why[512];
@@ -4450,11 +4492,11 @@ metadata_project(struct http *h)
  * read (versions/N:access) only to verify the Dex pair or to restore.
  */
 
-#define GSM_ENDPOINT "https://secretmanager.googleapis.com"
-#define GSM_ATTEMPTS 6          /* per call: the first try and 5 retries */
-#define GSM_AMBIGUOUS (-1)      /* a non-idempotent call may or may not have happened */
-#define GSM_LATE (-2)           /* ... and the server may still be working on it */
-#define GSM_LIST_MAX 100        /* versions looked at per page */
+#define GSM_ENDPOINT  "https://secretmanager.googleapis.com"
+#define GSM_ATTEMPTS  6    /* per call: the first try and 5 retries */
+#define GSM_AMBIGUOUS (-1) /* a non-idempotent call may or may not have happened */
+#define GSM_LATE      (-2) /* ... and the server may still be working on it */
+#define GSM_LIST_MAX  100  /* versions looked at per page */
 
 /* CRC-32C (Castagnoli, reflected 0x82f63b78): GSM's payload checksum */
 static uint32_t
@@ -4475,29 +4517,39 @@ crc32c(const unsigned char *p, size_t n)
 }
 
 enum pstat {
-	P_NOT_NEEDED, P_CREATED, P_EXISTS, P_REPAIRED, P_MISSING, P_MISMATCH, P_FAILED,
-	P_ROTATED, P_WOULD_CREATE, P_WOULD_REPAIR, P_WOULD_ROTATE, NPSTAT
+	P_NOT_NEEDED,
+	P_CREATED,
+	P_EXISTS,
+	P_REPAIRED,
+	P_MISSING,
+	P_MISMATCH,
+	P_FAILED,
+	P_ROTATED,
+	P_WOULD_CREATE,
+	P_WOULD_REPAIR,
+	P_WOULD_ROTATE,
+	NPSTAT
 };
 static const char *const pstat_word[NPSTAT] = {
-	"NOT_NEEDED", "CREATED", "EXISTS", "REPAIRED", "MISSING", "MISMATCH", "FAILED",
-	"ROTATED", "WOULD-CREATE", "WOULD-REPAIR", "WOULD-ROTATE",
+	"NOT_NEEDED", "CREATED", "EXISTS",       "REPAIRED",     "MISSING",      "MISMATCH",
+	"FAILED",     "ROTATED", "WOULD-CREATE", "WOULD-REPAIR", "WOULD-ROTATE",
 };
 
 struct gsm {
-	const char *cmd;        /* push, reset-dex-admin: for messages */
+	const char *cmd; /* push, reset-dex-admin: for messages */
 	int dry_run;
-	void (*on_fail)(struct gsm *g);  /* called before gsm_fail exits (the --json report) */
+	void (*on_fail)(struct gsm *g); /* called before gsm_fail exits (the --json report) */
 	void *ctx;
 	struct http h;
 	struct auth a;
 	struct url base;
-	char endpoint[1100];    /* for messages and the report */
-	char origin[320];       /* https://host[:port], for messages */
-	char prefix[1400];      /* request path up to and including the project/location */
+	char endpoint[1100]; /* for messages and the report */
+	char origin[320];    /* https://host[:port], for messages */
+	char prefix[1400];   /* request path up to and including the project/location */
 	char project[128];
 	char project_from[PATH_MAX + 32];
 	const char *location;
-	int cur;                /* the key being worked on, -1 for none */
+	int cur; /* the key being worked on, -1 for none */
 	enum pstat st[NKEYS];
 	char *detail[NKEYS];
 	long version[NKEYS];
@@ -4508,12 +4560,12 @@ struct gsm {
 /* what a key looks like in GSM */
 struct gkey {
 	int exists;
-	long latest;            /* newest version, 0 if none */
+	long latest; /* newest version, 0 if none */
 	char latest_state[16];
-	long enabled;           /* newest ENABLED version, 0 if none */
+	long enabled; /* newest ENABLED version, 0 if none */
 };
 
-static struct gsm *live_gsm;    /* its token and buffers are wiped at exit, die() included */
+static struct gsm *live_gsm; /* its token and buffers are wiped at exit, die() included */
 
 static void
 gsm_close(struct gsm *g)
@@ -4587,19 +4639,21 @@ gsm_bad_status(struct gsm *g, const char *method, const char *rel, struct http_r
 	char h2[600];
 	switch (st) {
 	case 401:
-		snprintf(h2, sizeof h2, "; the access token from %.300s was refused (expired or "
-			 "revoked?), also after a refresh", g->a.source);
+		snprintf(h2, sizeof h2,
+			 "; the access token from %.300s was refused (expired or "
+			 "revoked?), also after a refresh",
+			 g->a.source);
 		hint = h2;
 		break;
 	case 403:
-		snprintf(h2, sizeof h2, "; permission denied, or the secret is missing (GSM answers "
+		snprintf(h2, sizeof h2,
+			 "; permission denied, or the secret is missing (GSM answers "
 			 "403 for both when the caller may not read it): check --project (%s, from "
-			 "%.200s) and grant roles/secretmanager.admin on it", g->project, g->project_from);
+			 "%.200s) and grant roles/secretmanager.admin on it",
+			 g->project, g->project_from);
 		hint = h2;
 		break;
-	case 404:
-		hint = "; not found: check --project, --location and the endpoint";
-		break;
+	case 404: hint = "; not found: check --project, --location and the endpoint"; break;
 	}
 	gsm_fail(g, "%s %s%s/%s: %s%s", method, g->origin, g->prefix, rel, why, hint);
 }
@@ -4627,7 +4681,8 @@ gsm_call(struct gsm *g, const char *method, const char *rel, const char *body, s
 		char *authz = xmalloc(al);
 		snprintf(authz, al, "Authorization: Bearer %s", g->a.token);
 		const char *hdrs[] = {authz, "Accept: application/json",
-				      body ? "Content-Type: application/json; charset=utf-8" : NULL, NULL};
+				      body ? "Content-Type: application/json; charset=utf-8" : NULL,
+				      NULL};
 		int rc = http_request(&g->h, method, &g->base, target, hdrs, body, bodyn, r, err,
 				      sizeof err);
 		sfree(authz, al);
@@ -4712,16 +4767,18 @@ gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exist
 		struct node *vl = map_get(j, "versions");
 		if (!j || j->kind != N_MAP || (vl && vl->kind != N_SEQ)) {
 			node_free(j);
-			gsm_fail(g, "GET %s: not a list of versions (is the endpoint %s right?)", rel,
-				 g->endpoint);
+			gsm_fail(g, "GET %s: not a list of versions (is the endpoint %s right?)",
+				 rel, g->endpoint);
 		}
 		int stop = 0;
 		for (size_t i = 0; vl && i < vl->n && !stop; i++) {
-			const char *name = map_str(vl->v[i], "name"), *state = map_str(vl->v[i], "state");
+			const char *name = map_str(vl->v[i], "name"),
+				   *state = map_str(vl->v[i], "state");
 			long num = version_num(name);
 			if (!num || !state) {
 				node_free(j);
-				gsm_fail(g, "GET %s: a version without a usable name or state", rel);
+				gsm_fail(g, "GET %s: a version without a usable name or state",
+					 rel);
 			}
 			if (n < max) {
 				out[n].num = num;
@@ -4741,7 +4798,8 @@ gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exist
 			if (isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.')
 				token[o++] = *p;
 			else
-				o += (size_t)snprintf(token + o, sizeof token - o, "%%%02X", (unsigned char)*p);
+				o += (size_t)snprintf(token + o, sizeof token - o, "%%%02X",
+						      (unsigned char)*p);
 		}
 		token[o] = 0;
 		node_free(j);
@@ -4799,9 +4857,9 @@ gsm_create(struct gsm *g, int k)
 {
 	char rel[320];
 	snprintf(rel, sizeof rel, "secrets?secretId=%s", keys[k].name);
-	const char *body = g->location
-		? "{\"labels\":{\"managed-by\":\"seedsec\"}}"
-		: "{\"replication\":{\"automatic\":{}},\"labels\":{\"managed-by\":\"seedsec\"}}";
+	const char *body = g->location ? "{\"labels\":{\"managed-by\":\"seedsec\"}}"
+				       : "{\"replication\":{\"automatic\":{}},\"labels\":{"
+					 "\"managed-by\":\"seedsec\"}}";
 	struct http_resp r;
 	int st = gsm_call(g, "POST", rel, body, strlen(body), &r, 0);
 	if (st != 200 && st != 409)
@@ -4884,14 +4942,19 @@ gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest)
 		}
 		if (st == GSM_LATE) {
 			buf_free(&body);
-			gsm_fail(g, "POST %s got no reply in time and the version has not appeared "
-				 "(yet); not sent again, so that it cannot be added twice; run push "
-				 "again later: it adds the value only if it is still missing", rel);
+			gsm_fail(
+				g,
+				"POST %s got no reply in time and the version has not appeared "
+				"(yet); not sent again, so that it cannot be added twice; run push "
+				"again later: it adds the value only if it is still missing",
+				rel);
 		}
 		if (attempt + 1 >= GSM_ATTEMPTS) {
 			buf_free(&body);
-			gsm_fail(g, "POST %s failed %d times (reset, timeout or server error); "
-				 "nothing was added; try again later", rel, GSM_ATTEMPTS);
+			gsm_fail(g,
+				 "POST %s failed %d times (reset, timeout or server error); "
+				 "nothing was added; try again later",
+				 rel, GSM_ATTEMPTS);
 		}
 		g->retries++;
 		backoff_sleep(attempt, -1);
@@ -4926,8 +4989,10 @@ push_apply(struct gsm *g, int k, struct gkey *gk, const char *val, const char *f
 	}
 	if (gk->exists && gk->enabled) {
 		if (dry) {
-			gsm_result(g, k, P_WOULD_REPAIR, "latest version %ld is %s: would re-add "
-				   "version %ld's value", gk->latest, gk->latest_state, gk->enabled);
+			gsm_result(g, k, P_WOULD_REPAIR,
+				   "latest version %ld is %s: would re-add "
+				   "version %ld's value",
+				   gk->latest, gk->latest_state, gk->enabled);
 			return;
 		}
 		size_t n = restn;
@@ -4936,15 +5001,19 @@ push_apply(struct gsm *g, int k, struct gkey *gk, const char *val, const char *f
 		if (v)
 			sfree(v, n);
 		g->version[k] = num;
-		gsm_result(g, k, P_REPAIRED, "latest version %ld was %s; re-added version %ld's "
-			   "value as version %ld, unchanged", gk->latest, gk->latest_state,
-			   gk->enabled, num);
+		gsm_result(g, k, P_REPAIRED,
+			   "latest version %ld was %s; re-added version %ld's "
+			   "value as version %ld, unchanged",
+			   gk->latest, gk->latest_state, gk->enabled, num);
 		return;
 	}
 	if (gk->exists && gk->latest) {
-		gsm_result(g, k, P_MISSING, "no enabled version: latest version %ld is %s and no "
-			   "older one is enabled; enable one (gcloud secrets versions enable) or add "
-			   "a value yourself", gk->latest, gk->latest_state);
+		gsm_result(
+			g, k, P_MISSING,
+			"no enabled version: latest version %ld is %s and no "
+			"older one is enabled; enable one (gcloud secrets versions enable) or add "
+			"a value yourself",
+			gk->latest, gk->latest_state);
 		return;
 	}
 	if (!val) {
@@ -4953,7 +5022,8 @@ push_apply(struct gsm *g, int k, struct gkey *gk, const char *val, const char *f
 	}
 	if (gk->exists) {
 		if (dry) {
-			gsm_result(g, k, P_WOULD_REPAIR, "the secret has no version: would add one");
+			gsm_result(g, k, P_WOULD_REPAIR,
+				   "the secret has no version: would add one");
 			return;
 		}
 		g->version[k] = gsm_add(g, k, val, strlen(val), 0);
@@ -4992,7 +5062,7 @@ gsm_id_ok(const char *s, size_t max, const char *extra)
 
 struct gsm_params {
 	const char *cmd, *endpoint, *location, *token_file, *credentials, *ca_file;
-	const char *project, *project_from;     /* NULL: ask the metadata server */
+	const char *project, *project_from; /* NULL: ask the metadata server */
 	int timeout, dry_run;
 };
 
@@ -5022,8 +5092,8 @@ gsm_open(struct gsm *g, const struct gsm_params *gp)
 	if (ep && *ep) {
 		snprintf(g->endpoint, sizeof g->endpoint, "%s", ep);
 	} else if (g->location) {
-		snprintf(g->endpoint, sizeof g->endpoint, "https://secretmanager.%s.rep.googleapis.com",
-			 g->location);
+		snprintf(g->endpoint, sizeof g->endpoint,
+			 "https://secretmanager.%s.rep.googleapis.com", g->location);
 		epsrc = "--location";
 	} else {
 		snprintf(g->endpoint, sizeof g->endpoint, "%s", GSM_ENDPOINT);
@@ -5049,7 +5119,8 @@ gsm_open(struct gsm *g, const struct gsm_params *gp)
 		snprintf(g->project_from, sizeof g->project_from, "the metadata server");
 	} else {
 		fatal("%s: no Google Cloud project: pass --project, set cluster.projectID in the "
-		      "config, or set CLOUDSDK_CORE_PROJECT or GOOGLE_CLOUD_PROJECT", g->cmd);
+		      "config, or set CLOUDSDK_CORE_PROJECT or GOOGLE_CLOUD_PROJECT",
+		      g->cmd);
 	}
 	if (!gsm_id_ok(p, 100, "-.:"))
 		fatal("project %.100s (from %s): not a project ID", p, g->project_from);
@@ -5075,18 +5146,18 @@ gsm_open(struct gsm *g, const struct gsm_params *gp)
 enum seal_scope { SCOPE_STRICT, SCOPE_NAMESPACE, SCOPE_CLUSTER };
 static const char *const scope_names[] = {"strict", "namespace-wide", "cluster-wide"};
 #define SEAL_ANNOT_NAMESPACE "sealedsecrets.bitnami.com/namespace-wide"
-#define SEAL_ANNOT_CLUSTER "sealedsecrets.bitnami.com/cluster-wide"
-#define SEAL_API "bitnami.com/v1alpha1"
-#define SEAL_SESSION_KEY 32     /* AES-256 */
-#define SEAL_NONCE 12           /* GCM standard nonce, all zero */
-#define SEAL_TAG 16
-#define SEAL_MIN_RSA_BITS 2048  /* the controller makes 4096-bit keys */
+#define SEAL_ANNOT_CLUSTER   "sealedsecrets.bitnami.com/cluster-wide"
+#define SEAL_API             "bitnami.com/v1alpha1"
+#define SEAL_SESSION_KEY     32 /* AES-256 */
+#define SEAL_NONCE           12 /* GCM standard nonce, all zero */
+#define SEAL_TAG             16
+#define SEAL_MIN_RSA_BITS    2048 /* the controller makes 4096-bit keys */
 
 struct sealer {
-	mbedtls_pk_context pk;  /* the controller's RSA public key */
-	size_t rsa_len;         /* bytes of each RSA ciphertext */
+	mbedtls_pk_context pk; /* the controller's RSA public key */
+	size_t rsa_len;        /* bytes of each RSA ciphertext */
 	enum seal_scope scope;
-	const char *ns;         /* namespace every SealedSecret is sealed for */
+	const char *ns; /* namespace every SealedSecret is sealed for */
 };
 
 static const char *
@@ -5166,8 +5237,8 @@ seal_cert_spki(const unsigned char *der, size_t n, const unsigned char **spki, s
 		return "no tbsCertificate";
 	end = p + len;
 	/* version [0] EXPLICIT, optional */
-	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_CONTEXT_SPECIFIC |
-				 MBEDTLS_ASN1_CONSTRUCTED | 0) == 0)
+	if (mbedtls_asn1_get_tag(&p, end, &len,
+				 MBEDTLS_ASN1_CONTEXT_SPECIFIC | MBEDTLS_ASN1_CONSTRUCTED | 0) == 0)
 		p += len;
 	if (mbedtls_asn1_get_tag(&p, end, &len, MBEDTLS_ASN1_INTEGER) != 0)
 		return "no serial number";
@@ -5219,7 +5290,8 @@ seal_key_from_cert(struct sealer *s, const unsigned char *der, size_t n, char *w
 	unsigned char *p = (unsigned char *)spki;
 	int r = mbedtls_pk_parse_subpubkey(&p, spki + spki_len, &s->pk);
 	if (r == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG) {
-		snprintf(why, wn, "the certificate's key is not RSA; the sealed-secrets controller "
+		snprintf(why, wn,
+			 "the certificate's key is not RSA; the sealed-secrets controller "
 			 "seals with RSA (fetch its certificate: kubeseal --fetch-cert)");
 		return 0;
 	}
@@ -5233,8 +5305,10 @@ seal_key_from_cert(struct sealer *s, const unsigned char *der, size_t n, char *w
 		char when[32] = "?";
 		if (gmtime_r(&t, &tm))
 			strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S UTC", &tm);
-		snprintf(why, wn, "the certificate expired on %s; fetch the controller's current one "
-			 "(kubeseal --fetch-cert)", when);
+		snprintf(why, wn,
+			 "the certificate expired on %s; fetch the controller's current one "
+			 "(kubeseal --fetch-cert)",
+			 when);
 		return 0;
 	}
 	return 1;
@@ -5244,12 +5318,14 @@ seal_key_from_cert(struct sealer *s, const unsigned char *der, size_t n, char *w
 static int
 seal_parse_key(struct sealer *s, const char *src, size_t n, char *why, size_t wn)
 {
-	static const char beg[] = "-----BEGIN CERTIFICATE-----", fin[] = "-----END CERTIFICATE-----";
+	static const char beg[] = "-----BEGIN CERTIFICATE-----",
+			  fin[] = "-----END CERTIFICATE-----";
 	const char *pem = strstr(src, beg);
 	int der = n > 0 && (unsigned char)src[0] == 0x30;
 	int r;
 	if (strstr(src, "PRIVATE KEY-----")) {
-		snprintf(why, wn, "holds a private key; seal needs only the controller's certificate "
+		snprintf(why, wn,
+			 "holds a private key; seal needs only the controller's certificate "
 			 "(kubeseal --fetch-cert > cert.pem) or its public key");
 		return 0;
 	}
@@ -5257,7 +5333,8 @@ seal_parse_key(struct sealer *s, const char *src, size_t n, char *why, size_t wn
 		mbedtls_pem_context ctx;
 		size_t used, dn = 0;
 		mbedtls_pem_init(&ctx);
-		r = mbedtls_pem_read_buffer(&ctx, beg, fin, (const unsigned char *)pem, NULL, 0, &used);
+		r = mbedtls_pem_read_buffer(&ctx, beg, fin, (const unsigned char *)pem, NULL, 0,
+					    &used);
 		int ok = r == 0;
 		if (ok) {
 			const unsigned char *body = mbedtls_pem_get_buffer(&ctx, &dn);
@@ -5269,21 +5346,23 @@ seal_parse_key(struct sealer *s, const char *src, size_t n, char *why, size_t wn
 		return ok;
 	}
 	if (!der && !strstr(src, "PUBLIC KEY-----")) {
-		snprintf(why, wn, "not a PEM certificate or public key (expected the output of "
+		snprintf(why, wn,
+			 "not a PEM certificate or public key (expected the output of "
 			 "kubeseal --fetch-cert)");
 		return 0;
 	}
 	const unsigned char *spki;
 	size_t sl;
 	int64_t na;
-	const char *cert_bad = der ? seal_cert_spki((const unsigned char *)src, n, &spki, &sl, &na)
-				   : "not DER";
+	const char *cert_bad =
+		der ? seal_cert_spki((const unsigned char *)src, n, &spki, &sl, &na) : "not DER";
 	if (!cert_bad)
 		return seal_key_from_cert(s, (const unsigned char *)src, n, why, wn);
 	/* PEM needs the terminating NUL counted; DER must not have it */
 	r = mbedtls_pk_parse_public_key(&s->pk, (const unsigned char *)src, der ? n : n + 1);
 	if (r == MBEDTLS_ERR_PK_UNKNOWN_PK_ALG)
-		snprintf(why, wn, "the key is not RSA; the sealed-secrets controller seals with RSA");
+		snprintf(why, wn,
+			 "the key is not RSA; the sealed-secrets controller seals with RSA");
 	else if (r != 0 && der)
 		snprintf(why, wn, "neither a DER certificate (%s) nor a DER public key (%s)",
 			 cert_bad, seal_strerror(r));
@@ -5301,17 +5380,18 @@ seal_load_key(struct sealer *s, const char *path)
 	char why[320];
 	mbedtls_pk_init(&s->pk);
 	int ok = seal_parse_key(s, src, n, why, sizeof why);
-	sfree(src, n);   /* wiped: it might have been a private key */
+	sfree(src, n); /* wiped: it might have been a private key */
 	if (!ok)
 		fatal("%s: %s", path, why);
 	if (mbedtls_pk_get_type(&s->pk) != MBEDTLS_PK_RSA)
 		fatal("%s: the key is %s, not RSA; the sealed-secrets controller seals with RSA "
-		      "(fetch its certificate: kubeseal --fetch-cert)", path,
-		      mbedtls_pk_get_name(&s->pk));
+		      "(fetch its certificate: kubeseal --fetch-cert)",
+		      path, mbedtls_pk_get_name(&s->pk));
 	size_t bits = mbedtls_pk_get_bitlen(&s->pk);
 	if (bits < SEAL_MIN_RSA_BITS)
 		fatal("%s: a %zu-bit RSA key is too weak to seal with (at least %d bits; the "
-		      "controller makes 4096)", path, bits, SEAL_MIN_RSA_BITS);
+		      "controller makes 4096)",
+		      path, bits, SEAL_MIN_RSA_BITS);
 	s->rsa_len = mbedtls_pk_get_len(&s->pk);
 	int e = mbedtls_rsa_set_padding(mbedtls_pk_rsa(s->pk), MBEDTLS_RSA_PKCS_V21,
 					MBEDTLS_MD_SHA256);
@@ -5343,8 +5423,8 @@ seal_value(struct sealer *s, const char *name, const char *value, size_t n)
 	rand_bytes(key, sizeof key);
 	out[0] = (unsigned char)(s->rsa_len >> 8);
 	out[1] = (unsigned char)(s->rsa_len & 0xff);
-	int r = mbedtls_rsa_rsaes_oaep_encrypt(mbedtls_pk_rsa(s->pk), mbedtls_ctr_drbg_random, &drbg,
-					       (const unsigned char *)label, strlen(label),
+	int r = mbedtls_rsa_rsaes_oaep_encrypt(mbedtls_pk_rsa(s->pk), mbedtls_ctr_drbg_random,
+					       &drbg, (const unsigned char *)label, strlen(label),
 					       sizeof key, key, out + 2);
 	free(label);
 	const char *step = "RSA-OAEP";
@@ -5354,10 +5434,10 @@ seal_value(struct sealer *s, const char *name, const char *value, size_t n)
 		step = "AES-256-GCM";
 		r = mbedtls_gcm_setkey(&gcm, MBEDTLS_CIPHER_ID_AES, key, 8 * SEAL_SESSION_KEY);
 		if (r == 0)
-			r = mbedtls_gcm_crypt_and_tag(&gcm, MBEDTLS_GCM_ENCRYPT, n, nonce, sizeof nonce,
-						      NULL, 0, (const unsigned char *)value,
-						      out + 2 + s->rsa_len, SEAL_TAG,
-						      out + 2 + s->rsa_len + n);
+			r = mbedtls_gcm_crypt_and_tag(
+				&gcm, MBEDTLS_GCM_ENCRYPT, n, nonce, sizeof nonce, NULL, 0,
+				(const unsigned char *)value, out + 2 + s->rsa_len, SEAL_TAG,
+				out + 2 + s->rsa_len + n);
 		mbedtls_gcm_free(&gcm);
 	}
 	zeroize(key, sizeof key);
@@ -5465,11 +5545,11 @@ enum origin { O_NONE, O_EXISTING, O_PROVIDED, O_MIRROR, O_GENERATED };
 struct values {
 	char *v[NKEYS];
 	enum origin o[NKEYS];
-	char *from[NKEYS];      /* e.g. "HF_TOKEN", "--value FILE", "FILE document 3" */
+	char *from[NKEYS]; /* e.g. "HF_TOKEN", "--value FILE", "FILE document 3" */
 	int needed[NKEYS];
-	char *why[NKEYS];       /* which gate decided */
-	int missing;            /* count of MISSING lines */
-	int problems;           /* checks that failed (e.g. Dex pair mismatch) */
+	char *why[NKEYS]; /* which gate decided */
+	int missing;      /* count of MISSING lines */
+	int problems;     /* checks that failed (e.g. Dex pair mismatch) */
 };
 
 /* every secret buffer still alive, wiped on any exit path (die included) */
@@ -5561,7 +5641,8 @@ collect_provided(const struct opts *o, struct values *vs)
 			char *v = clean_provided(k, raw, n, from);
 			sfree(raw, n);
 			if (!v) {
-				warnx("%s: the file is empty; %s is not provided", from, keys[k].name);
+				warnx("%s: the file is empty; %s is not provided", from,
+				      keys[k].name);
 				continue;
 			}
 			/* an operator's own value for a generated key: kept, but say what breaks */
@@ -5643,8 +5724,8 @@ struct existing_ctx {
 	const struct opts *o;
 	struct values *vs;
 	int seen[NKEYS];
-	int lossy;              /* things a rewrite of this file would drop */
-	char lost[256];         /* the first of them */
+	int lossy;      /* things a rewrite of this file would drop */
+	char lost[256]; /* the first of them */
 };
 
 static void
@@ -5700,12 +5781,14 @@ existing_secret(void *ctx, struct node *obj, const char *where)
 			      x->o->property);
 		if (map_get(data, x->o->property))
 			warnx("%s: Secret %s has %s in data and stringData; stringData wins, as in "
-			      "Kubernetes", where, name, x->o->property);
+			      "Kubernetes",
+			      where, name, x->o->property);
 		val = xstrndup(v->s, v->len);
 		vn = v->len;
 	} else if ((v = map_get(data, x->o->property))) {
 		if (v->kind != N_SCALAR)
-			fatal("%s: Secret %s: data.%s is not a string", where, name, x->o->property);
+			fatal("%s: Secret %s: data.%s is not a string", where, name,
+			      x->o->property);
 		unsigned char *d = b64_decode(v->s, v->len, &vn);
 		if (!d)
 			fatal("%s: Secret %s: data.%s is not padded standard base64", where, name,
@@ -5728,7 +5811,8 @@ existing_secret(void *ctx, struct node *obj, const char *where)
 	const char *bad = strcmp(x->o->cmd, "check") ? rule_violation(k, val, vn, 0) : NULL;
 	if (bad)
 		warnx("earlier %s %s; kept as it is (seedsec never replaces a value; "
-		      "see seedsec check)", name, bad);
+		      "see seedsec check)",
+		      name, bad);
 	value_set(x->vs, k, val, O_EXISTING, where);
 	return 1;
 }
@@ -5754,24 +5838,27 @@ existing_values(const struct opts *o, struct values *vs, struct docs *ds, const 
 	if (real == 0)
 		fatal("--existing %s holds no documents: refusing to treat that as \"no earlier "
 		      "values\" (write-once keys would be made anew); for a first run leave "
-		      "--existing out", label);
+		      "--existing out",
+		      label);
 	struct existing_ctx x = {o, vs, {0}, 0, ""};
 	walk_objects(ds, label, existing_secret, &x);
 	if (x.lossy && o->output && same_file(o->output, o->existing))
 		fatal("-o %s would rewrite --existing %s and drop what seedsec does not carry "
-		      "(%s%s); write to another file; nothing written", o->output, label, x.lost,
-		      x.lossy > 1 ? ", and more" : "");
+		      "(%s%s); write to another file; nothing written",
+		      o->output, label, x.lost, x.lossy > 1 ? ", and more" : "");
 	for (int k = 0; k < NKEYS; k++) {
 		if (!prov.v[k])
 			continue;
 		if (vs->v[k] && strcmp(vs->v[k], prov.v[k]) != 0) {
 			char msg[PATH_MAX + 512];
-			snprintf(msg, sizeof msg,
-				 "%s: the value from %s differs from the earlier one in %s; seedsec "
-				 "never replaces an existing value%s; nothing written",
-				 keys[k].name, prov.from[k], label,
-				 keys[k].flags & (F_DEX_PW | F_DEX_HASH)
-					 ? " (seedsec reset-dex-admin rotates the Dex pair)" : "");
+			snprintf(
+				msg, sizeof msg,
+				"%s: the value from %s differs from the earlier one in %s; seedsec "
+				"never replaces an existing value%s; nothing written",
+				keys[k].name, prov.from[k], label,
+				keys[k].flags & (F_DEX_PW | F_DEX_HASH)
+					? " (seedsec reset-dex-admin rotates the Dex pair)"
+					: "");
 			sfree_str(prov.v[k]);
 			free(prov.from[k]);
 			fatal("%s", msg);
@@ -5897,11 +5984,12 @@ mirror_read(const struct opts *o)
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		fatal("the Dex password mirror %s is not a regular file; refused", path);
 	if (st.st_uid != geteuid())
-		fatal("the Dex password mirror %s belongs to another user (uid %u); refused",
-		      path, (unsigned)st.st_uid);
+		fatal("the Dex password mirror %s belongs to another user (uid %u); refused", path,
+		      (unsigned)st.st_uid);
 	if (st.st_mode & 077)
 		fatal("the Dex password mirror %s is readable or writable by others (mode %03o); "
-		      "refused: chmod 600 it if it is yours", path, (unsigned)(st.st_mode & 0777));
+		      "refused: chmod 600 it if it is yours",
+		      path, (unsigned)(st.st_mode & 0777));
 	size_t n;
 	char *raw = read_fd(fd, path, &n, "Dex password mirror");
 	char *v = clean_provided(K_DEX_ADMIN_PASSWORD, raw, n, path);
@@ -5931,7 +6019,8 @@ state_dir_ready(const struct opts *o)
 		fatal("--state %s is not a directory", o->state);
 	if (st.st_uid != geteuid() || (st.st_mode & 022))
 		fatal("--state %s is %s; refused (it holds the Dex admin password): chmod 700 it "
-		      "or choose another --state", o->state,
+		      "or choose another --state",
+		      o->state,
 		      st.st_uid != geteuid() ? "owned by another user" : "writable by others");
 	if (access(o->state, W_OK | X_OK) != 0)
 		fatal("can't write to --state %s: %s (choose another with --state DIR)", o->state,
@@ -5956,7 +6045,8 @@ mirror_write(const struct opts *o, const char *pw, int rotate)
 			fatal("can't move %s aside: %s", path, strerror(errno));
 		if (!rotate)
 			status("REPAIRED %s (it differed from the stored dex-admin-password; "
-			       "old copy kept as %s)", path, bak);
+			       "old copy kept as %s)",
+			       path, bak);
 		sfree_str(cur);
 	}
 	write_file_atomic(path, pw, strlen(pw), 0);
@@ -5983,7 +6073,8 @@ resolve_dex(const struct opts *o, struct values *vs)
 			pw = m;
 		} else if (m) {
 			warnx("%s/dex-admin-password does not match the earlier dex-admin-hash; "
-			      "ignoring it", o->state);
+			      "ignoring it",
+			      o->state);
 			sfree_str(m);
 		}
 	}
@@ -6025,7 +6116,8 @@ report_values(const struct opts *o, struct values *vs)
 			vs->missing++;
 			if (keys[k].flags & F_DEX_PW)
 				status("MISSING %s (only the hash exists and a hash cannot be "
-				       "reversed: run seedsec reset-dex-admin)", keys[k].name);
+				       "reversed: run seedsec reset-dex-admin)",
+				       keys[k].name);
 			else if (keys[k].env)
 				status("MISSING %s (set %s or pass --value %s=@FILE)", keys[k].name,
 				       keys[k].env, keys[k].name);
@@ -6035,20 +6127,11 @@ report_values(const struct opts *o, struct values *vs)
 			continue;
 		}
 		switch (vs->o[k]) {
-		case O_GENERATED:
-			status("CREATED %s", keys[k].name);
-			break;
-		case O_PROVIDED:
-			status("CREATED %s (from %s)", keys[k].name, vs->from[k]);
-			break;
-		case O_MIRROR:
-			status("EXISTS %s (from %s)", keys[k].name, vs->from[k]);
-			break;
-		case O_EXISTING:
-			status("EXISTS %s", keys[k].name);
-			break;
-		case O_NONE:
-			break;
+		case O_GENERATED: status("CREATED %s", keys[k].name); break;
+		case O_PROVIDED: status("CREATED %s (from %s)", keys[k].name, vs->from[k]); break;
+		case O_MIRROR: status("EXISTS %s (from %s)", keys[k].name, vs->from[k]); break;
+		case O_EXISTING: status("EXISTS %s", keys[k].name); break;
+		case O_NONE: break;
 		}
 	}
 	(void)o;
@@ -6120,8 +6203,8 @@ deliver(const struct opts *o, struct node **objs, const char **names, size_t n)
 		const char *ext = o->format == FMT_JSON ? "json" : "yaml";
 		char path[PATH_MAX];
 		for (size_t i = 0; i < n; i++) {
-			if ((size_t)snprintf(path, sizeof path, "%s/%s.%s", o->split, names[i], ext) >=
-			    sizeof path)
+			if ((size_t)snprintf(path, sizeof path, "%s/%s.%s", o->split, names[i],
+					     ext) >= sizeof path)
 				fatal("--split path too long");
 			if (!path_exists(path))
 				continue;
@@ -6135,8 +6218,10 @@ deliver(const struct opts *o, struct node **objs, const char **names, size_t n)
 			sfree(cur, cn);
 			buf_free(&b);
 			if (!same)
-				fatal("%s already exists with other content; seedsec never overwrites a "
-				      "file; nothing written", path);
+				fatal("%s already exists with other content; seedsec never "
+				      "overwrites a "
+				      "file; nothing written",
+				      path);
 		}
 		make_dir(o->split, 0700);
 		for (size_t i = 0; i < n; i++) {
@@ -6159,14 +6244,15 @@ deliver(const struct opts *o, struct node **objs, const char **names, size_t n)
 		for (size_t i = 0; i < n; i++)
 			seq_add(items, objs[i]);
 		yaml_doc(&b, l);
-		items->n = 0;   /* the objects belong to the caller */
+		items->n = 0; /* the objects belong to the caller */
 		node_free(l);
 	} else {
 		for (size_t i = 0; i < n; i++)
 			emit_object(&b, o->format, objs[i]);
 	}
 	if (o->output && strcmp(o->output, "-"))
-		write_file_atomic(o->output, b.p ? b.p : "", b.n, same_file(o->output, o->existing));
+		write_file_atomic(o->output, b.p ? b.p : "", b.n,
+				  same_file(o->output, o->existing));
 	else
 		write_stdout(b.p ? b.p : "", b.n);
 	buf_free(&b);
@@ -6185,7 +6271,8 @@ json_report(const struct opts *o, const struct values *vs, int code)
 		struct node *e = seq_add(ks, node_new(N_MAP, 0));
 		map_add(e, "name", node_str(keys[k].name));
 		map_add(e, "needed", node_raw(vs->needed[k] ? "true" : "false"));
-		static const char *const on[] = {"MISSING", "EXISTS", "CREATED", "EXISTS", "CREATED"};
+		static const char *const on[] = {"MISSING", "EXISTS", "CREATED", "EXISTS",
+						 "CREATED"};
 		const char *st = vs->v[k] ? on[vs->o[k]] : vs->needed[k] ? "MISSING" : "NOT_NEEDED";
 		map_add(e, "status", node_str(st));
 		static const char *const orig[] = {"none", "existing", "provided", "mirror",
@@ -6220,9 +6307,10 @@ prepare(const struct opts *o, struct config *c, struct values *vs)
 	load_existing(o, vs);
 	decide_needed(o, c, vs);
 	if (c->no_config)
-		status("NOTE no config (environments/%s/config.yaml not found, CFG unset): built-in "
-		       "defaults, every gate off", getenv("ENV") && *getenv("ENV") ? getenv("ENV")
-									: DEFAULT_ENV);
+		status("NOTE no config (environments/%s/config.yaml not found, CFG unset): "
+		       "built-in "
+		       "defaults, every gate off",
+		       getenv("ENV") && *getenv("ENV") ? getenv("ENV") : DEFAULT_ENV);
 	for (int k = 0; k < NKEYS; k++)
 		if (vs->o[k] == O_PROVIDED && !vs->needed[k]) {
 			warnx("%s is not needed (%s); the value supplied is ignored", keys[k].name,
@@ -6242,7 +6330,8 @@ cmd_plan(const struct opts *o)
 	/* hf turns on when a value is supplied: look, without reading files */
 	for (int k = 0; k < NKEYS; k++)
 		if (keys[k].gate == G_HF && !vs.needed[k] && !o->disable[G_HF] &&
-		    (o->valpath[k] || (keys[k].env && getenv(keys[k].env) && *getenv(keys[k].env)))) {
+		    (o->valpath[k] ||
+		     (keys[k].env && getenv(keys[k].env) && *getenv(keys[k].env)))) {
 			vs.needed[k] = 1;
 			free(vs.why[k]);
 			vs.why[k] = xstrdup("a value is supplied");
@@ -6266,12 +6355,14 @@ cmd_plan(const struct opts *o)
 		for (int k = 0; k < NKEYS; k++) {
 			struct node *e = seq_add(ks, node_new(N_MAP, 0));
 			map_add(e, "name", node_str(keys[k].name));
-			map_add(e, "source", node_str(keys[k].src == S_GEN ? "generated" : "provided"));
+			map_add(e, "source",
+				node_str(keys[k].src == S_GEN ? "generated" : "provided"));
 			map_add(e, "env", keys[k].env ? node_str(keys[k].env) : node_raw("null"));
 			map_add(e, "gate", node_str(gate_names[keys[k].gate]));
 			map_add(e, "needed", node_raw(vs.needed[k] ? "true" : "false"));
 			map_add(e, "why", node_str(vs.why[k]));
-			map_add(e, "writeOnce", node_raw(keys[k].flags & F_WRITE_ONCE ? "true" : "false"));
+			map_add(e, "writeOnce",
+				node_raw(keys[k].flags & F_WRITE_ONCE ? "true" : "false"));
 		}
 		if (!gcpsm)
 			map_add(r, "providerDocs", node_str(ESO_PROVIDER_DOCS));
@@ -6294,7 +6385,8 @@ cmd_plan(const struct opts *o)
 				   vs.needed[k] ? "yes" : "no", vs.why[k]);
 		}
 		if (!gcpsm) {
-			buf_printf(&b, "\nsecret_backend is %s: seedsec push writes only to Google "
+			buf_printf(&b,
+				   "\nsecret_backend is %s: seedsec push writes only to Google "
 				   "Secret Manager (gcpsm).\nCreate these keys in your backend "
 				   "yourself, per the ESO provider docs:\n  %s\n(or use the ESO "
 				   "Kubernetes provider: seedsec store, render, seal)\n",
@@ -6488,7 +6580,8 @@ cmd_bcrypt(const struct opts *o)
 		const char *why;
 		if (!ok)
 			code = EXIT_MISSING;
-		status("%s", ok ? "ok: the password matches" : "mismatch: the password does not match");
+		status("%s",
+		       ok ? "ok: the password matches" : "mismatch: the password does not match");
 		if (ok && !bcrypt_hash_wellformed(o->verify, strlen(o->verify), &why))
 			warnx("the hash %s", why);
 	} else {
@@ -6555,8 +6648,6 @@ gsm_report(struct gsm *g, const struct values *vs, const struct opts *o, int cod
 	node_free(r);
 }
 
-
-
 /* the value an absent key gets: earlier (--existing), supplied, or new */
 static const char *
 push_value(struct values *vs, int k, const char **from)
@@ -6584,7 +6675,8 @@ push_key(struct gsm *g, struct values *vs, int k)
 		from = NULL;
 	if (gk.exists && gk.latest && vs->v[k] && vs->o[k] == O_PROVIDED)
 		warnx("%s exists in GSM; the value from %s was not used (seedsec never replaces "
-		      "a value)", keys[k].name, vs->from[k]);
+		      "a value)",
+		      keys[k].name, vs->from[k]);
 	push_apply(g, k, &gk, val, val && *val ? from : NULL, NULL, 0, how);
 }
 
@@ -6626,7 +6718,8 @@ push_dex(struct gsm *g, const struct opts *o, struct values *vs)
 			if (!dry && gh.latest != gh.enabled)
 				push_apply(g, H, &gh, NULL, NULL, hash, hashn, "");
 			g->cur = H;
-			gsm_result(g, H, P_MISMATCH, "does not match dex-admin-password; both kept; "
+			gsm_result(g, H, P_MISMATCH,
+				   "does not match dex-admin-password; both kept; "
 				   "run seedsec reset-dex-admin");
 		} else {
 			push_apply(g, H, &gh, NULL, NULL, hash, hashn, "");
@@ -6642,9 +6735,11 @@ push_dex(struct gsm *g, const struct opts *o, struct values *vs)
 			   "reset-dex-admin");
 		push_apply(g, H, &gh, NULL, NULL, hash, hashn, "");
 	} else if (p_dead || h_dead) {
-		push_apply(g, P, &gp, NULL, NULL, NULL, 0, "dex-admin-hash has no usable version "
+		push_apply(g, P, &gp, NULL, NULL, NULL, 0,
+			   "dex-admin-hash has no usable version "
 			   "either: run seedsec reset-dex-admin");
-		push_apply(g, H, &gh, NULL, NULL, NULL, 0, "dex-admin-password has no usable "
+		push_apply(g, H, &gh, NULL, NULL, NULL, 0,
+			   "dex-admin-password has no usable "
 			   "version: run seedsec reset-dex-admin");
 	} else if (dry) {
 		push_apply(g, P, &gp, "", NULL, NULL, 0, "");
@@ -6681,21 +6776,23 @@ push_dex(struct gsm *g, const struct opts *o, struct values *vs)
 	g->cur = -1;
 }
 
-
 /* push and reset-dex-admin write only to GSM: anything else is refused with the key list */
 static void
 gsm_backend_check(const struct opts *o, const struct config *c, const struct values *vs)
 {
 	if (!strcmp(c->backend, "gcpsm"))
 		return;
-	fprintf(stderr, "%s: %s writes only to Google Secret Manager (gcpsm), and secret_backend "
-		"is %s (%s).\nCreate these keys in your backend yourself:\n", progname, o->cmd,
-		c->backend, c->path ? c->path : "config");
+	fprintf(stderr,
+		"%s: %s writes only to Google Secret Manager (gcpsm), and secret_backend "
+		"is %s (%s).\nCreate these keys in your backend yourself:\n",
+		progname, o->cmd, c->backend, c->path ? c->path : "config");
 	for (int k = 0; k < NKEYS; k++)
 		if (vs->needed[k])
 			fprintf(stderr, "  %s\n", keys[k].name);
-	fprintf(stderr, "per the ESO provider docs: %s\n(or use the ESO Kubernetes provider: "
-		"seedsec store, render, seal)\n", ESO_PROVIDER_DOCS);
+	fprintf(stderr,
+		"per the ESO provider docs: %s\n(or use the ESO Kubernetes provider: "
+		"seedsec store, render, seal)\n",
+		ESO_PROVIDER_DOCS);
 	fatal("%s: refused: secret_backend is %s, not gcpsm; nothing written", o->cmd, c->backend);
 }
 
@@ -6730,13 +6827,12 @@ push_open(struct gsm *g, const struct opts *o, const struct config *c, struct pu
 		p = e;
 		snprintf(from, sizeof from, "GOOGLE_CLOUD_PROJECT");
 	}
-	struct gsm_params gp = {o->cmd, o->endpoint, o->location, o->token_file, o->credentials,
-				o->ca_file, p, from, o->timeout, o->dry_run};
+	struct gsm_params gp = {o->cmd,     o->endpoint, o->location, o->token_file, o->credentials,
+				o->ca_file, p,           from,        o->timeout,    o->dry_run};
 	gsm_open(g, &gp);
 	g->on_fail = push_on_fail;
 	g->ctx = x;
 }
-
 
 static int
 cmd_push(const struct opts *o)
@@ -6749,7 +6845,7 @@ cmd_push(const struct opts *o)
 	struct push_ctx x = {o, &vs};
 	push_open(&g, o, &c, &x);
 	if (vs.needed[K_DEX_ADMIN_PASSWORD] && !o->dry_run) {
-		state_dir_ready(o);     /* before anything is written: the mirror must work */
+		state_dir_ready(o); /* before anything is written: the mirror must work */
 		sfree_str(mirror_read(o));
 	}
 	for (int k = 0; k < NKEYS; k++) {
@@ -6771,7 +6867,7 @@ cmd_push(const struct opts *o)
 	g.cur = -1;
 	int code = g.missing || g.problems || vs.problems ? EXIT_MISSING : EXIT_OK;
 	gsm_report(&g, &vs, o, code);
-		gsm_close(&g);
+	gsm_close(&g);
 	values_free(&vs);
 	live_values = NULL;
 	config_free(&c);
@@ -6799,7 +6895,8 @@ cmd_reset_dex_admin_gsm(const struct opts *o)
 	if (o->dry_run) {
 		gsm_result(&g, P, P_WOULD_ROTATE, "would add a new password as version %ld",
 			   gp.latest + 1);
-		gsm_result(&g, H, P_WOULD_ROTATE, "would add its hash as version %ld", gh.latest + 1);
+		gsm_result(&g, H, P_WOULD_ROTATE, "would add its hash as version %ld",
+			   gh.latest + 1);
 	} else {
 		/* the mirror must be writable before the first version is added */
 		state_dir_ready(o);
@@ -6816,7 +6913,8 @@ cmd_reset_dex_admin_gsm(const struct opts *o)
 			g.version[k] = gsm_add(&g, k, vs.v[k], strlen(vs.v[k]), gks[i]->latest);
 			if (k == P) {
 				mirror_write(o, vs.v[P], 1);
-				gsm_result(&g, P, P_ROTATED, "version %ld; mirrored to %s/dex-admin-password",
+				gsm_result(&g, P, P_ROTATED,
+					   "version %ld; mirrored to %s/dex-admin-password",
 					   g.version[P], o->state);
 			} else {
 				gsm_result(&g, H, P_ROTATED, "version %ld", g.version[H]);
@@ -6825,7 +6923,7 @@ cmd_reset_dex_admin_gsm(const struct opts *o)
 	}
 	g.cur = -1;
 	gsm_report(&g, &vs, o, EXIT_OK);
-		gsm_close(&g);
+	gsm_close(&g);
 	values_free(&vs);
 	live_values = NULL;
 	config_free(&c);
@@ -6841,8 +6939,7 @@ cmd_reset_dex_admin_gsm(const struct opts *o)
  * The rules are rule_violation(), the same code generation self-checks with.
  */
 static int
-check_values(const struct opts *o, struct values *vs, const char *where,
-	     char *const pre[NKEYS])
+check_values(const struct opts *o, struct values *vs, const char *where, char *const pre[NKEYS])
 {
 	int problems = 0;
 	struct node *r = node_new(N_MAP, 0);
@@ -6860,10 +6957,12 @@ check_values(const struct opts *o, struct values *vs, const char *where,
 		} else if (!vs->v[k]) {
 			state = "MISSING";
 			if (keys[k].env)
-				snprintf(why, sizeof why, "needed: %s; set %s or pass --value %s=@FILE",
-					 vs->why[k], keys[k].env, keys[k].name);
+				snprintf(why, sizeof why,
+					 "needed: %s; set %s or pass --value %s=@FILE", vs->why[k],
+					 keys[k].env, keys[k].name);
 			else
-				snprintf(why, sizeof why, "needed: %s; seedsec render or push creates it",
+				snprintf(why, sizeof why,
+					 "needed: %s; seedsec render or push creates it",
 					 vs->why[k]);
 		} else if ((bad = rule_violation(k, vs->v[k], strlen(vs->v[k]), 0))) {
 			state = "BAD";
@@ -6873,11 +6972,13 @@ check_values(const struct opts *o, struct values *vs, const char *where,
 					  strlen(vs->v[K_DEX_ADMIN_PASSWORD]), vs->v[k],
 					  strlen(vs->v[k]))) {
 			state = "BAD";
-			snprintf(why, sizeof why, "does not match dex-admin-password "
+			snprintf(why, sizeof why,
+				 "does not match dex-admin-password "
 				 "(run seedsec reset-dex-admin)");
 		} else if ((keys[k].flags & F_DEX_HASH) && !vs->v[K_DEX_ADMIN_PASSWORD]) {
 			state = "BAD";
-			snprintf(why, sizeof why, "no dex-admin-password to verify it against: the "
+			snprintf(why, sizeof why,
+				 "no dex-admin-password to verify it against: the "
 				 "operator copy is lost (run seedsec reset-dex-admin)");
 		}
 		if (strcmp(state, "OK"))
@@ -6955,14 +7056,18 @@ cmd_check_gsm(const struct opts *o)
 		g.cur = k;
 		gsm_inspect(&g, k, &gk);
 		if (!gk.exists)
-			continue;   /* MISSING, with how to provide it */
+			continue; /* MISSING, with how to provide it */
 		if (!gk.latest)
-			snprintf(why, sizeof why, "the secret exists in %s but has no version "
-				 "(seedsec push adds one)", g.project);
+			snprintf(why, sizeof why,
+				 "the secret exists in %s but has no version "
+				 "(seedsec push adds one)",
+				 g.project);
 		else if (strcmp(gk.latest_state, "ENABLED"))
 			snprintf(why, sizeof why, "latest version %ld is %s%s", gk.latest,
-				 gk.latest_state, gk.enabled ? " (seedsec push re-adds the newest "
-				 "enabled version)" : "; no enabled version is left");
+				 gk.latest_state,
+				 gk.enabled ? " (seedsec push re-adds the newest "
+					      "enabled version)"
+					    : "; no enabled version is left");
 		if (*why) {
 			pre[k] = xstrdup(why);
 			continue;
@@ -6999,8 +7104,8 @@ cmd_check_gsm(const struct opts *o)
  * (their values cannot be read back); only keys without one are sealed.
  */
 struct seal_in {
-	const char *label;      /* the --existing path, or <stdin> */
-	char *src;              /* its bytes (may hold plain values: wiped) */
+	const char *label; /* the --existing path, or <stdin> */
+	char *src;         /* its bytes (may hold plain values: wiped) */
 	size_t n;
 	struct docs ds;
 	int json;               /* the stream is JSON, not YAML */
@@ -7019,8 +7124,7 @@ stream_is_json(const char *src, size_t n)
 
 /* a plain Secret of --existing: it must name the namespace the values are sealed for */
 static void
-seal_check_plain(const struct opts *o, const struct sealer *s, struct node *obj,
-		 const char *where)
+seal_check_plain(const struct opts *o, const struct sealer *s, struct node *obj, const char *where)
 {
 	const char *kind = map_str(obj, "kind"), *api = map_str(obj, "apiVersion");
 	if (obj->kind != N_MAP || !kind || strcmp(kind, "Secret") || !api || strcmp(api, "v1"))
@@ -7031,14 +7135,16 @@ seal_check_plain(const struct opts *o, const struct sealer *s, struct node *obj,
 	if (!name || !*name)
 		fatal("%s: Secret without metadata.name", where);
 	if (key_lookup(name, strlen(name)) < 0)
-		return;   /* not a key of the contract: reported IGNORED, never sealed */
+		return; /* not a key of the contract: reported IGNORED, never sealed */
 	if ((!ns || !*ns) && s->scope != SCOPE_CLUSTER)
 		fatal("%s: Secret %s has no metadata.namespace; a %s sealed value is bound to its "
 		      "namespace and seal does not guess one: add namespace: %s to it if that is "
-		      "where it belongs; nothing written", where, name, scope_names[s->scope], o->ns);
+		      "where it belongs; nothing written",
+		      where, name, scope_names[s->scope], o->ns);
 	if (ns && *ns && strcmp(ns, o->ns))
 		fatal("%s: Secret %s is in namespace %s, but seal writes into %s: pass --namespace "
-		      "%s, or move the Secret; nothing written", where, name, ns, o->ns, ns);
+		      "%s, or move the Secret; nothing written",
+		      where, name, ns, o->ns, ns);
 }
 
 /* a SealedSecret of --existing: kept as it is, if it was sealed for where we seal */
@@ -7049,23 +7155,26 @@ seal_check_sealed(const struct opts *o, const struct sealer *s, struct seal_in *
 	struct node *obj = in->ds.d[i].root;
 	const char *api = map_str(obj, "apiVersion");
 	if (!api || strcmp(api, SEAL_API))
-		fatal("%s: a SealedSecret of apiVersion %s; expected %s", where, api ? api : "(none)",
-		      SEAL_API);
+		fatal("%s: a SealedSecret of apiVersion %s; expected %s", where,
+		      api ? api : "(none)", SEAL_API);
 	struct node *md = map_get(obj, "metadata");
 	const char *name = map_str(md, "name"), *ns = map_str(md, "namespace");
 	if (!name || !*name)
 		fatal("%s: SealedSecret without metadata.name", where);
 	if (!ns || !*ns)
-		fatal("%s: SealedSecret %s has no metadata.namespace; every SealedSecret must carry "
-		      "the namespace it was sealed for; nothing written", where, name);
+		fatal("%s: SealedSecret %s has no metadata.namespace; every SealedSecret must "
+		      "carry "
+		      "the namespace it was sealed for; nothing written",
+		      where, name);
 	if (strcmp(ns, o->ns))
 		fatal("%s: SealedSecret %s was sealed for namespace %s, but seal writes into %s: "
-		      "pass --namespace %s; nothing written", where, name, ns, o->ns, ns);
+		      "pass --namespace %s; nothing written",
+		      where, name, ns, o->ns, ns);
 	enum seal_scope sc = seal_scope_of(obj);
 	if (sc != s->scope)
 		fatal("%s: SealedSecret %s has scope %s, but --scope is %s: pass --scope %s so the "
-		      "file keeps one scope; nothing written", where, name, scope_names[sc],
-		      scope_names[s->scope], scope_names[sc]);
+		      "file keeps one scope; nothing written",
+		      where, name, scope_names[sc], scope_names[s->scope], scope_names[sc]);
 	int k = key_lookup(name, strlen(name));
 	if (k < 0) {
 		status("IGNORED %s (%s: not a key of the contract; copied through)", name, where);
@@ -7076,13 +7185,14 @@ seal_check_sealed(const struct opts *o, const struct sealer *s, struct seal_in *
 	const struct node *v = map_get(node_path(obj, "spec.encryptedData"), o->property);
 	if (!v || v->kind != N_SCALAR)
 		fatal("%s: SealedSecret %s has no encryptedData.%s (see --property); seal adds "
-		      "whole documents, never keys inside a sealed one; nothing written", where,
-		      name, o->property);
+		      "whole documents, never keys inside a sealed one; nothing written",
+		      where, name, o->property);
 	size_t dn = 0;
 	unsigned char *d = b64_decode(v->s, v->len, &dn);
 	if (!d || dn < 2 || dn < 2 + (size_t)(d[0] << 8 | d[1]) + SEAL_TAG)
 		warnx("%s: SealedSecret %s: encryptedData.%s is not a sealed value; copied through "
-		      "as it is", where, name, o->property);
+		      "as it is",
+		      where, name, o->property);
 	free(d);
 	in->doc[k] = (int)i + 1;
 }
@@ -7113,8 +7223,10 @@ seal_scan(const struct opts *o, const struct sealer *s, struct seal_in *in)
 				snprintf(w2, sizeof w2, "%s item %zu", where, j + 1);
 				const char *ik = map_str(items->v[j], "kind");
 				if (ik && !strcmp(ik, "SealedSecret"))
-					fatal("%s: a SealedSecret inside a List cannot be copied through "
-					      "byte for byte; give the sealed file itself", w2);
+					fatal("%s: a SealedSecret inside a List cannot be copied "
+					      "through "
+					      "byte for byte; give the sealed file itself",
+					      w2);
 				seal_check_plain(o, s, items->v[j], w2);
 				in->nplain++;
 			}
@@ -7124,7 +7236,8 @@ seal_scan(const struct opts *o, const struct sealer *s, struct seal_in *in)
 		}
 	}
 	if (in->nsealed && in->nplain)
-		fatal("%s: mixes SealedSecrets and plain Secrets; give one or the other", in->label);
+		fatal("%s: mixes SealedSecrets and plain Secrets; give one or the other",
+		      in->label);
 }
 
 /*
@@ -7156,8 +7269,10 @@ seal_prepare(const struct opts *o, struct config *c, struct values *vs, struct s
 	decide_needed(o, c, vs);
 	for (int k = 0; k < NKEYS; k++) {
 		if (in->doc[k] && vs->v[k] && vs->o[k] == O_PROVIDED)
-			warnx("%s is already sealed in %s; the value from %s is not used (seal never "
-			      "replaces a sealed value)", keys[k].name, in->label, vs->from[k]);
+			warnx("%s is already sealed in %s; the value from %s is not used (seal "
+			      "never "
+			      "replaces a sealed value)",
+			      keys[k].name, in->label, vs->from[k]);
 		else if (vs->o[k] == O_PROVIDED && !vs->needed[k])
 			warnx("%s is not needed (%s); the value supplied is ignored", keys[k].name,
 			      vs->why[k]);
@@ -7179,8 +7294,10 @@ seal_fill(const struct opts *o, struct values *vs, const struct seal_in *in)
 		char *m = mirror_read(o);
 		if (m) {
 			value_set(vs, h, dex_hash_for(m, o->bcrypt_cost), O_GENERATED, NULL);
-			warnx("dex-admin-hash made from %s/dex-admin-password, which cannot be checked "
-			      "against the sealed dex-admin-password", o->state);
+			warnx("dex-admin-hash made from %s/dex-admin-password, which cannot be "
+			      "checked "
+			      "against the sealed dex-admin-password",
+			      o->state);
 			sfree_str(m);
 		}
 	}
@@ -7212,7 +7329,7 @@ struct seal_piece {
 	const char *name;
 	const char *p;
 	size_t n;
-	int old;                /* a document of --existing */
+	int old; /* a document of --existing */
 };
 
 /*
@@ -7222,8 +7339,8 @@ struct seal_piece {
  * Nothing is written before everything is checked.
  */
 static void
-seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
-	     const char **names, size_t n)
+seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs, const char **names,
+	     size_t n)
 {
 	enum fmt f = o->format;
 	struct buf *nb = xcalloc(n ? n : 1, sizeof *nb);
@@ -7241,7 +7358,8 @@ seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
 		int same = same_file(o->output, o->existing);
 		if (o->output && strcmp(o->output, "-")) {
 			if (same && in->nsealed && n == 0)
-				status("UNCHANGED %s (every needed key is sealed already)", o->output);
+				status("UNCHANGED %s (every needed key is sealed already)",
+				       o->output);
 			else
 				write_file_atomic(o->output, b.p ? b.p : "", b.n, same);
 		} else {
@@ -7257,11 +7375,12 @@ seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
 			const char *kind = r ? map_str(r, "kind") : NULL;
 			if (!kind || strcmp(kind, "SealedSecret"))
 				continue;
-			buf_add(&ob[i], in->src + in->ds.d[i].start, in->ds.d[i].end - in->ds.d[i].start);
+			buf_add(&ob[i], in->src + in->ds.d[i].start,
+				in->ds.d[i].end - in->ds.d[i].start);
 			if (!ob[i].n || ob[i].p[ob[i].n - 1] != '\n')
 				buf_putc(&ob[i], '\n');
-			pc[np++] = (struct seal_piece){map_str(map_get(r, "metadata"), "name"), ob[i].p,
-						       ob[i].n, 1};
+			pc[np++] = (struct seal_piece){map_str(map_get(r, "metadata"), "name"),
+						       ob[i].p, ob[i].n, 1};
 		}
 		for (size_t i = 0; i < n; i++)
 			pc[np++] = (struct seal_piece){names[i], nb[i].p, nb[i].n, 0};
@@ -7271,9 +7390,10 @@ seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
 		for (size_t i = 0; i < np; i++) {
 			char path[PATH_MAX];
 			if (!*pc[i].name || strchr(pc[i].name, '/') || pc[i].name[0] == '.')
-				fatal("SealedSecret name '%s' cannot be a file name in --split", pc[i].name);
-			if ((size_t)snprintf(path, sizeof path, "%s/%s.%s", o->split, pc[i].name, ext) >=
-			    sizeof path)
+				fatal("SealedSecret name '%s' cannot be a file name in --split",
+				      pc[i].name);
+			if ((size_t)snprintf(path, sizeof path, "%s/%s.%s", o->split, pc[i].name,
+					     ext) >= sizeof path)
 				fatal("--split path too long");
 			paths[i] = xstrdup(path);
 			for (size_t j = 0; j < i; j++)
@@ -7287,8 +7407,11 @@ seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
 			skip[i] = cur && have == pc[i].n && !memcmp(cur, pc[i].p, have);
 			free(cur);
 			if (!skip[i])
-				fatal("%s already exists%s; seedsec never overwrites a file; nothing "
-				      "written", path, pc[i].old ? " and differs from the sealed document" : "");
+				fatal("%s already exists%s; seedsec never overwrites a file; "
+				      "nothing "
+				      "written",
+				      path,
+				      pc[i].old ? " and differs from the sealed document" : "");
 		}
 		make_dir(o->split, 0700);
 		for (size_t i = 0; i < np; i++) {
@@ -7315,12 +7438,13 @@ cmd_seal(const struct opts *o)
 		fatal("seal needs --cert FILE (the controller's certificate: kubeseal --fetch-cert "
 		      "> cert.pem)");
 	if (o->format == FMT_LIST)
-		fatal("seal: --format yaml or json (a v1 List is for kubectl, not for sealed files)");
+		fatal("seal: --format yaml or json (a v1 List is for kubectl, not for sealed "
+		      "files)");
 	struct sealer s = {0};
 	s.scope = !strcmp(o->scope, "cluster-wide")     ? SCOPE_CLUSTER
 		  : !strcmp(o->scope, "namespace-wide") ? SCOPE_NAMESPACE
 							: SCOPE_STRICT;
-	s.ns = o->ns;   /* main() refuses an empty or malformed --namespace */
+	s.ns = o->ns; /* main() refuses an empty or malformed --namespace */
 	seal_load_key(&s, o->cert);
 
 	struct config c;
@@ -7332,8 +7456,10 @@ cmd_seal(const struct opts *o)
 		/* new documents join the earlier stream in its own form */
 		enum fmt want = in.json ? FMT_JSON : FMT_YAML;
 		if (o->format_set && o->format != want)
-			fatal("%s is %s; --format %s would mix forms in one stream; nothing written",
-			      in.label, in.json ? "JSON" : "YAML", o->format == FMT_JSON ? "json" : "yaml");
+			fatal("%s is %s; --format %s would mix forms in one stream; nothing "
+			      "written",
+			      in.label, in.json ? "JSON" : "YAML",
+			      o->format == FMT_JSON ? "json" : "yaml");
 		oo.format = want;
 	}
 	seal_fill(&oo, &vs, &in);
@@ -7369,15 +7495,15 @@ cmd_seal(const struct opts *o)
 
 /* ---- store and patch --------------------------------------------------- */
 
-#define ESO_GROUP "external-secrets.io"
-#define ESO_API ESO_GROUP "/v1"
-#define RBAC_API "rbac.authorization.k8s.io/v1"
-#define DEFAULT_STORE_NAME "secret-store"
-#define DEFAULT_SA_NAME "eso-reader"
+#define ESO_GROUP            "external-secrets.io"
+#define ESO_API              ESO_GROUP "/v1"
+#define RBAC_API             "rbac.authorization.k8s.io/v1"
+#define DEFAULT_STORE_NAME   "secret-store"
+#define DEFAULT_SA_NAME      "eso-reader"
 #define DEFAULT_SA_NAMESPACE "external-secrets"
-#define IN_CLUSTER_API "https://kubernetes.default.svc"
+#define IN_CLUSTER_API       "https://kubernetes.default.svc"
 
-static int dns_label(const char *s);   /* with the option checks, below */
+static int dns_label(const char *s); /* with the option checks, below */
 
 /* a DNS-1123 subdomain: what most object names must be */
 static int
@@ -7477,8 +7603,8 @@ cmd_store(const struct opts *o)
 	map_add(ref, "apiGroup", node_str("rbac.authorization.k8s.io"));
 	map_add(ref, "kind", node_str("Role"));
 	map_add(ref, "name", node_str(sa));
-	struct node *subj = seq_add(map_add(objs[3], "subjects", node_new(N_SEQ, 0)),
-				    node_new(N_MAP, 0));
+	struct node *subj =
+		seq_add(map_add(objs[3], "subjects", node_new(N_SEQ, 0)), node_new(N_MAP, 0));
 	map_add(subj, "kind", node_str("ServiceAccount"));
 	map_add(subj, "name", node_str(sa));
 	map_add(subj, "namespace", node_str(sans));
@@ -7516,10 +7642,10 @@ cmd_store(const struct opts *o)
 
 struct patch_ctx {
 	const struct opts *o;
-	struct buf out;         /* the entries of the patches: list */
+	struct buf out; /* the entries of the patches: list */
 	size_t entries, adds, kept, others;
-	char **seen;            /* "Kind namespace/name" of every ExternalSecret */
-	char **seen_at;         /* and where it was */
+	char **seen;    /* "Kind namespace/name" of every ExternalSecret */
+	char **seen_at; /* and where it was */
 	size_t nseen, capseen;
 };
 
@@ -7570,7 +7696,8 @@ patch_seen(struct patch_ctx *x, const char *id, const char *where)
 	for (size_t i = 0; i < x->nseen; i++)
 		if (!strcmp(x->seen[i], id))
 			fatal("%s: %s is also defined at %s; one patch target would match "
-			      "both", where, id, x->seen_at[i]);
+			      "both",
+			      where, id, x->seen_at[i]);
 	if (x->nseen == x->capseen) {
 		x->capseen = x->capseen ? x->capseen * 2 : 16;
 		char **ns = xcalloc(x->capseen, sizeof *ns), **na = xcalloc(x->capseen, sizeof *na);
@@ -7638,14 +7765,16 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 			if (p && p->kind != N_SCALAR)
 				fatal("%s:%d: %s: data[%zu].remoteRef.property is not a string",
 				      file, node_line(p, il), id, i);
-			if (p && !scalar_is_null(p) && p->len) {   /* ESO reads "" as unset */
+			if (p && !scalar_is_null(p) && p->len) { /* ESO reads "" as unset */
 				x->kept++;
 				continue;
 			}
 			/* "add" replaces an empty member too (RFC 6902 4.1) */
-			buf_printf(&ops, "      - op: add\n"
-					 "        path: %s/data/%zu/remoteRef/property\n"
-					 "        value: ", prefix, i);
+			buf_printf(&ops,
+				   "      - op: add\n"
+				   "        path: %s/data/%zu/remoteRef/property\n"
+				   "        value: ",
+				   prefix, i);
 			yaml_scalar(&ops, x->o->property, strlen(x->o->property), 1);
 			buf_putc(&ops, '\n');
 			nadd++;
@@ -7666,7 +7795,8 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 				      file, fl, id, i, x->o->property);
 			else
 				warnx("%s:%d: %s: dataFrom[%zu] (%s) left alone: it has no "
-				      "remoteRef.property to add", file, fl, id, i, what);
+				      "remoteRef.property to add",
+				      file, fl, id, i, what);
 		}
 	}
 	if (!nadd) {
@@ -7674,7 +7804,7 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 		return;
 	}
 	buf_puts(&x->out, "  # ");
-	for (const char *c = file; *c; c++)   /* a comment ends at a line break */
+	for (const char *c = file; *c; c++) /* a comment ends at a line break */
 		buf_putc(&x->out, (unsigned char)*c < 0x20 || *c == 0x7f ? '?' : *c);
 	char *qn = regex_quote(name);
 	buf_printf(&x->out, ":%d\n  - target:\n      group: %s\n      kind: %s\n      name: ", line,
@@ -7690,7 +7820,8 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 		free(qs);
 	} else if (!cluster) {
 		warnx("%s: %s has no metadata.namespace; its patch matches that name in any "
-		      "namespace", where, id);
+		      "namespace",
+		      where, id);
 	}
 	buf_puts(&x->out, "    patch: |-\n");
 	buf_add(&x->out, ops.p, ops.n);
@@ -7750,9 +7881,8 @@ yaml_files_in(const char *dir, size_t *count)
 	struct dirent *e;
 	while ((e = readdir(d))) {
 		size_t l = strlen(e->d_name);
-		if (e->d_name[0] == '.' ||
-		    !((l > 5 && !strcmp(e->d_name + l - 5, ".yaml")) ||
-		      (l > 4 && !strcmp(e->d_name + l - 4, ".yml"))))
+		if (e->d_name[0] == '.' || !((l > 5 && !strcmp(e->d_name + l - 5, ".yaml")) ||
+					     (l > 4 && !strcmp(e->d_name + l - 4, ".yml"))))
 			continue;
 		char path[PATH_MAX];
 		struct stat st;
@@ -7810,9 +7940,11 @@ cmd_patch(const struct opts *o)
 		}
 	}
 	struct buf b = {0};
-	buf_printf(&b, "# seedsec patch: remoteRef.property '%s' for the ESO Kubernetes provider.\n"
-		       "# Append to kustomization.yaml (merge the entries into an existing "
-		       "patches: list).\n", o->property);
+	buf_printf(&b,
+		   "# seedsec patch: remoteRef.property '%s' for the ESO Kubernetes provider.\n"
+		   "# Append to kustomization.yaml (merge the entries into an existing "
+		   "patches: list).\n",
+		   o->property);
 	if (x.entries) {
 		buf_puts(&b, "patches:\n");
 		buf_add(&b, x.out.p, x.out.n);
@@ -7822,8 +7954,8 @@ cmd_patch(const struct opts *o)
 	if (!x.nseen)
 		warnx("patch: no ExternalSecret found in the input");
 	status("%zu ExternalSecret%s, %zu patch entr%s adding %zu propert%s; %zu data entr%s "
-	       "already had one; %zu other document%s left alone", x.nseen,
-	       x.nseen == 1 ? "" : "s", x.entries, x.entries == 1 ? "y" : "ies", x.adds,
+	       "already had one; %zu other document%s left alone",
+	       x.nseen, x.nseen == 1 ? "" : "s", x.entries, x.entries == 1 ? "y" : "ies", x.adds,
 	       x.adds == 1 ? "y" : "ies", x.kept, x.kept == 1 ? "y" : "ies", x.others,
 	       x.others == 1 ? "" : "s");
 	if (o->output && strcmp(o->output, "-"))
@@ -7856,7 +7988,8 @@ static const char usage_text[] =
 	"  push               create-if-absent in Google Secret Manager over HTTPS\n"
 	"  check              verify stored values (GSM or --existing) against the contract\n"
 	"  reset-dex-admin    new Dex admin password and hash (GSM, or offline with --existing)\n"
-	"  store              ESO Kubernetes-provider ClusterSecretStore for the source namespace,\n"
+	"  store              ESO Kubernetes-provider ClusterSecretStore for the source "
+	"namespace,\n"
 	"                     with that Namespace, the ServiceAccount, a Role and its RoleBinding\n"
 	"  patch DIR|FILE...  a kustomize patches: block adding remoteRef.property (--property)\n"
 	"                     to each ExternalSecret data entry without one: per ExternalSecret a\n"
@@ -7865,12 +7998,15 @@ static const char usage_text[] =
 	"  bcrypt             bcrypt of a password read from stdin (--verify HASH checks one)\n"
 	"\n"
 	"options (before or after the command):\n"
-	"  -c, --config FILE      platform config (default $CFG, else environments/$ENV/config.yaml)\n"
+	"  -c, --config FILE      platform config (default $CFG, else "
+	"environments/$ENV/config.yaml)\n"
 	"  --enable GATE          turn a gate on: n8n, identity, dns, egress, hf (repeatable)\n"
 	"  --disable GATE         turn a gate off (repeatable)\n"
 	"  --all                  every gate on\n"
-	"  --value KEY=@PATH      a key's value from a file (@- is stdin); never on the command line\n"
-	"  --existing FILE|-      earlier values (render/kubectl output, or SealedSecrets for seal)\n"
+	"  --value KEY=@PATH      a key's value from a file (@- is stdin); never on the command "
+	"line\n"
+	"  --existing FILE|-      earlier values (render/kubectl output, or SealedSecrets for "
+	"seal)\n"
 	"  --format yaml|json|list   output form (list: a v1 List, for kubectl only)\n"
 	"  -o, --output FILE      write atomically, mode 0600\n"
 	"  --split DIR            one file per object\n"
@@ -7892,8 +8028,7 @@ static const char usage_text[] =
 	"exit: 0 done; 1 done but something needed is missing or a check failed;\n"
 	"      2 usage or runtime error (nothing half-written)\n";
 
-static void __attribute__((noreturn))
-usage(const char *why)
+static void __attribute__((noreturn)) usage(const char *why)
 {
 	if (why)
 		fprintf(stderr, "%s: %s (seedsec --help shows the usage)\n", progname, why);
@@ -7903,17 +8038,51 @@ usage(const char *why)
 }
 
 enum optid {
-	OPT_CONFIG = 1, OPT_ENABLE, OPT_DISABLE, OPT_ALL, OPT_JSON, OPT_FORMAT, OPT_OUTPUT,
-	OPT_SPLIT, OPT_NAMESPACE, OPT_PROPERTY, OPT_EXISTING, OPT_STATE, OPT_VALUE,
-	OPT_BCRYPT_COST, OPT_VERIFY, OPT_CERT, OPT_SCOPE, OPT_PROJECT, OPT_ENDPOINT,
-	OPT_LOCATION, OPT_TOKEN_FILE, OPT_CREDENTIALS, OPT_CA_FILE, OPT_TIMEOUT, OPT_DRY_RUN,
-	OPT_STORE_NAME, OPT_SA_NAME, OPT_SA_NAMESPACE, OPT_QUIET, OPT_HELP, OPT_VERSION,
+	OPT_CONFIG = 1,
+	OPT_ENABLE,
+	OPT_DISABLE,
+	OPT_ALL,
+	OPT_JSON,
+	OPT_FORMAT,
+	OPT_OUTPUT,
+	OPT_SPLIT,
+	OPT_NAMESPACE,
+	OPT_PROPERTY,
+	OPT_EXISTING,
+	OPT_STATE,
+	OPT_VALUE,
+	OPT_BCRYPT_COST,
+	OPT_VERIFY,
+	OPT_CERT,
+	OPT_SCOPE,
+	OPT_PROJECT,
+	OPT_ENDPOINT,
+	OPT_LOCATION,
+	OPT_TOKEN_FILE,
+	OPT_CREDENTIALS,
+	OPT_CA_FILE,
+	OPT_TIMEOUT,
+	OPT_DRY_RUN,
+	OPT_STORE_NAME,
+	OPT_SA_NAME,
+	OPT_SA_NAMESPACE,
+	OPT_QUIET,
+	OPT_HELP,
+	OPT_VERSION,
 };
 
 /* which commands an option means something to: anything else is refused */
 enum {
-	B_PLAN = 1 << 0, B_CONTRACT = 1 << 1, B_RENDER = 1 << 2, B_SEAL = 1 << 3, B_PUSH = 1 << 4,
-	B_CHECK = 1 << 5, B_RESET = 1 << 6, B_STORE = 1 << 7, B_PATCH = 1 << 8, B_BCRYPT = 1 << 9,
+	B_PLAN = 1 << 0,
+	B_CONTRACT = 1 << 1,
+	B_RENDER = 1 << 2,
+	B_SEAL = 1 << 3,
+	B_PUSH = 1 << 4,
+	B_CHECK = 1 << 5,
+	B_RESET = 1 << 6,
+	B_STORE = 1 << 7,
+	B_PATCH = 1 << 8,
+	B_BCRYPT = 1 << 9,
 	B_ANY = (1 << 10) - 1,
 	B_GATES = B_PLAN | B_RENDER | B_SEAL | B_PUSH | B_CHECK | B_RESET,
 	B_WRITE = B_RENDER | B_SEAL | B_RESET | B_STORE,
@@ -8085,7 +8254,8 @@ apply_opt(struct opts *o, enum optid id, const char *arg, const char *spelled)
 			snprintf(why, sizeof why,
 				 "--value %s=...: values are never taken from the command line "
 				 "(other users can read it); use --value %s=@FILE, @- for stdin, "
-				 "or the environment", keys[k].name, keys[k].name);
+				 "or the environment",
+				 keys[k].name, keys[k].name);
 			usage(why);
 		}
 		if (o->valpath[k]) {
@@ -8099,9 +8269,10 @@ apply_opt(struct opts *o, enum optid id, const char *arg, const char *spelled)
 		char *e;
 		long v = strtol(arg, &e, 10);
 		if (*e || e == arg || v < BCRYPT_MIN_COST || v > BCRYPT_MAX_COST) {
-			snprintf(why, sizeof why, "%s %.16s: bcrypt cost must be %d..%d (Dex refuses "
-				 "hashes outside that range at login)", spelled, arg,
-				 BCRYPT_MIN_COST, BCRYPT_MAX_COST);
+			snprintf(why, sizeof why,
+				 "%s %.16s: bcrypt cost must be %d..%d (Dex refuses "
+				 "hashes outside that range at login)",
+				 spelled, arg, BCRYPT_MIN_COST, BCRYPT_MAX_COST);
 			usage(why);
 		}
 		o->bcrypt_cost = (int)v;
@@ -8110,7 +8281,8 @@ apply_opt(struct opts *o, enum optid id, const char *arg, const char *spelled)
 	case OPT_VERIFY: o->verify = arg; break;
 	case OPT_CERT: o->cert = arg; break;
 	case OPT_SCOPE:
-		if (strcmp(arg, "strict") && strcmp(arg, "namespace-wide") && strcmp(arg, "cluster-wide"))
+		if (strcmp(arg, "strict") && strcmp(arg, "namespace-wide") &&
+		    strcmp(arg, "cluster-wide"))
 			usage("--scope: strict, namespace-wide or cluster-wide");
 		o->scope = arg;
 		break;
@@ -8126,9 +8298,7 @@ apply_opt(struct opts *o, enum optid id, const char *arg, const char *spelled)
 	case OPT_SA_NAME: o->sa_name = arg; break;
 	case OPT_SA_NAMESPACE: o->sa_namespace = arg; break;
 	case OPT_QUIET: quiet = 1; break;
-	case OPT_HELP:
-		fputs(usage_text, stdout);
-		exit(EXIT_OK);
+	case OPT_HELP: fputs(usage_text, stdout); exit(EXIT_OK);
 	case OPT_VERSION:
 		printf("seedsec %s (Mbed TLS %s)\n", SEEDSEC_VERSION, MBEDTLS_VERSION_STRING);
 		exit(EXIT_OK);
@@ -8159,7 +8329,8 @@ parse_args(struct opts *o, int argc, char **argv)
 			const char *eq = strchr(a + 2, '=');
 			size_t l = eq ? (size_t)(eq - a - 2) : strlen(a + 2);
 			for (size_t j = 0; j < sizeof optdefs / sizeof optdefs[0]; j++)
-				if (strlen(optdefs[j].lng) == l && !strncmp(optdefs[j].lng, a + 2, l))
+				if (strlen(optdefs[j].lng) == l &&
+				    !strncmp(optdefs[j].lng, a + 2, l))
 					d = &optdefs[j];
 			if (eq)
 				arg = eq + 1;
@@ -8225,15 +8396,16 @@ main(int argc, char **argv)
 	if (o.split && o.format == FMT_LIST)
 		usage("--split writes one object per file: --format list does not apply");
 	if (o.json && (!strcmp(o.cmd, "render") || !strcmp(o.cmd, "seal")) && !o.output && !o.split)
-		usage("--json with render/seal needs -o FILE or --split DIR (stdout carries the manifests)");
+		usage("--json with render/seal needs -o FILE or --split DIR (stdout carries the "
+		      "manifests)");
 	for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
 		if (strcmp(commands[i].name, o.cmd))
 			continue;
 		for (int j = 0; j < nopts_seen; j++)
 			if (!(opts_seen[j]->cmds & commands[i].bit)) {
 				char why[160];
-				snprintf(why, sizeof why, "--%s means nothing to %s", opts_seen[j]->lng,
-					 o.cmd);
+				snprintf(why, sizeof why, "--%s means nothing to %s",
+					 opts_seen[j]->lng, o.cmd);
 				usage(why);
 			}
 		int stdin_readers = o.existing && !strcmp(o.existing, "-");
@@ -8244,10 +8416,12 @@ main(int argc, char **argv)
 		for (int j = 0; j < o.nargs; j++)
 			stdin_readers += !strcmp(o.args[j], "-");
 		if (stdin_readers > 1)
-			usage("standard input can be read only once (- or @- given more than once)");
+			usage("standard input can be read only once (- or @- given more than "
+			      "once)");
 		if (o.nargs > commands[i].maxargs) {
 			char why[128];
-			snprintf(why, sizeof why, "%s: unexpected argument '%.40s'", o.cmd, o.args[0]);
+			snprintf(why, sizeof why, "%s: unexpected argument '%.40s'", o.cmd,
+				 o.args[0]);
 			usage(why);
 		}
 		int code = commands[i].fn(&o);
