@@ -6297,6 +6297,15 @@ json_report(const struct opts *o, const struct values *vs, int code)
 
 static void usage(const char *why) __attribute__((noreturn));
 
+/* the common back half: every value wiped, the config released */
+static void
+command_done(struct config *c, struct values *vs)
+{
+	values_free(vs);
+	live_values = NULL;
+	config_free(c);
+}
+
 /* the common front half: config, provided values, earlier values, gates */
 static void
 prepare(const struct opts *o, struct config *c, struct values *vs)
@@ -6398,9 +6407,7 @@ cmd_plan(const struct opts *o)
 	}
 	write_stdout(b.p, b.n);
 	buf_free(&b);
-	values_free(&vs);
-	live_values = NULL;
-	config_free(&c);
+	command_done(&c, &vs);
 	return EXIT_OK;
 }
 
@@ -6484,9 +6491,7 @@ cmd_render(const struct opts *o)
 		mirror_write(o, vs.v[K_DEX_ADMIN_PASSWORD], 0);
 	int code = vs.missing || vs.problems ? EXIT_MISSING : EXIT_OK;
 	json_report(o, &vs, code);
-	values_free(&vs);
-	live_values = NULL;
-	config_free(&c);
+	command_done(&c, &vs);
 	return code;
 }
 
@@ -6508,9 +6513,7 @@ cmd_reset_dex_admin_offline(const struct opts *o)
 	status("ROTATED dex-admin-password and dex-admin-hash (mirrored to %s/dex-admin-password)",
 	       o->state);
 	json_report(o, &vs, EXIT_OK);
-	values_free(&vs);
-	live_values = NULL;
-	config_free(&c);
+	command_done(&c, &vs);
 	return EXIT_OK;
 }
 
@@ -6868,9 +6871,7 @@ cmd_push(const struct opts *o)
 	int code = g.missing || g.problems || vs.problems ? EXIT_MISSING : EXIT_OK;
 	gsm_report(&g, &vs, o, code);
 	gsm_close(&g);
-	values_free(&vs);
-	live_values = NULL;
-	config_free(&c);
+	command_done(&c, &vs);
 	return code;
 }
 
@@ -6924,9 +6925,7 @@ cmd_reset_dex_admin_gsm(const struct opts *o)
 	g.cur = -1;
 	gsm_report(&g, &vs, o, EXIT_OK);
 	gsm_close(&g);
-	values_free(&vs);
-	live_values = NULL;
-	config_free(&c);
+	command_done(&c, &vs);
 	return EXIT_OK;
 }
 
@@ -7022,9 +7021,7 @@ cmd_check(const struct opts *o)
 	load_existing(o, &vs);
 	decide_needed(o, &c, &vs);
 	int code = check_values(o, &vs, o->existing, NULL);
-	values_free(&vs);
-	live_values = NULL;
-	config_free(&c);
+	command_done(&c, &vs);
 	return code;
 }
 
@@ -7090,9 +7087,7 @@ cmd_check_gsm(const struct opts *o)
 	for (int k = 0; k < NKEYS; k++)
 		free(pre[k]);
 	gsm_close(&g);
-	values_free(&vs);
-	live_values = NULL;
-	config_free(&c);
+	command_done(&c, &vs);
 	return code;
 }
 
@@ -7487,9 +7482,7 @@ cmd_seal(const struct opts *o)
 		sfree(in.src, in.n);
 	docs_free(&in.ds);
 	mbedtls_pk_free(&s.pk);
-	values_free(&vs);
-	live_values = NULL;
-	config_free(&c);
+	command_done(&c, &vs);
 	return code;
 }
 
