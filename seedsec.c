@@ -5875,9 +5875,51 @@ existing_values(const struct opts *o, struct values *vs, struct docs *ds, const 
 }
 
 static int
-cmp_names(const void *a, const void *b)
+cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* the *.yaml and *.yml (and with json, *.json) files of a directory, sorted; not recursive */
+static char **
+manifest_files_in(const char *dir, size_t *count, int json)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		fatal("can't open directory %s: %s", dir, strerror(errno));
+	char **v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		size_t l = strlen(e->d_name);
+		int ok = (l > 5 && !strcmp(e->d_name + l - 5, ".yaml")) ||
+			 (l > 4 && !strcmp(e->d_name + l - 4, ".yml")) ||
+			 (json && l > 5 && !strcmp(e->d_name + l - 5, ".json"));
+		if (e->d_name[0] == '.' || !ok)
+			continue;
+		char path[PATH_MAX];
+		struct stat st;
+		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
+			fatal("path too long: %s/%s", dir, e->d_name);
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 32;
+			char **nv = xcalloc(cap, sizeof *nv);
+			if (n)
+				memcpy(nv, v, n * sizeof *nv);
+			free(v);
+			v = nv;
+		}
+		v[n++] = xstrdup(path);
+	}
+	closedir(d);
+	if (!n)
+		fatal("%s: no *.yaml or *.yml%s files in this directory", dir,
+		      json ? " or *.json" : "");
+	qsort(v, n, sizeof *v, cmp_str);
+	*count = n;
+	return v;
 }
 
 /*
@@ -5887,33 +5929,8 @@ cmp_names(const void *a, const void *b)
 static void
 existing_dir(const struct opts *o, struct values *vs)
 {
-	DIR *d = opendir(o->existing);
-	if (!d)
-		fatal("can't open directory %s: %s", o->existing, strerror(errno));
-	char **names = NULL;
-	size_t nn = 0, cap = 0;
-	for (struct dirent *e; (e = readdir(d));) {
-		size_t l = strlen(e->d_name);
-		int ok = (l > 5 && !strcmp(e->d_name + l - 5, ".yaml")) ||
-			 (l > 4 && !strcmp(e->d_name + l - 4, ".yml")) ||
-			 (l > 5 && !strcmp(e->d_name + l - 5, ".json"));
-		if (!ok || e->d_name[0] == '.')
-			continue;
-		if (nn == cap) {
-			cap = cap ? cap * 2 : 32;
-			char **nv = xcalloc(cap, sizeof *nv);
-			if (nn)
-				memcpy(nv, names, nn * sizeof *nv);
-			free(names);
-			names = nv;
-		}
-		char p[PATH_MAX];
-		if ((size_t)snprintf(p, sizeof p, "%s/%s", o->existing, e->d_name) >= sizeof p)
-			fatal("path too long in %s", o->existing);
-		names[nn++] = xstrdup(p);
-	}
-	closedir(d);
-	qsort(names, nn, sizeof *names, cmp_names);
+	size_t nn;
+	char **names = manifest_files_in(o->existing, &nn, 1);
 	struct docs all = {0};
 	for (size_t i = 0; i < nn; i++) {
 		size_t n;
@@ -7856,51 +7873,6 @@ patch_file(struct patch_ctx *x, const char *path)
 	docs_free(&ds);
 }
 
-static int
-cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* the *.yaml and *.yml files of a directory, sorted; not recursive */
-static char **
-yaml_files_in(const char *dir, size_t *count)
-{
-	DIR *d = opendir(dir);
-	if (!d)
-		fatal("can't open directory %s: %s", dir, strerror(errno));
-	char **v = NULL;
-	size_t n = 0, cap = 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		size_t l = strlen(e->d_name);
-		if (e->d_name[0] == '.' || !((l > 5 && !strcmp(e->d_name + l - 5, ".yaml")) ||
-					     (l > 4 && !strcmp(e->d_name + l - 4, ".yml"))))
-			continue;
-		char path[PATH_MAX];
-		struct stat st;
-		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
-			fatal("path too long: %s/%s", dir, e->d_name);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-			continue;
-		if (n == cap) {
-			cap = cap ? cap * 2 : 32;
-			char **nv = xcalloc(cap, sizeof *nv);
-			if (n)
-				memcpy(nv, v, n * sizeof *nv);
-			free(v);
-			v = nv;
-		}
-		v[n++] = xstrdup(path);
-	}
-	closedir(d);
-	if (!n)
-		fatal("%s: no *.yaml or *.yml files in this directory", dir);
-	qsort(v, n, sizeof *v, cmp_str);
-	*count = n;
-	return v;
-}
-
 /*
  * Print a kustomize patches: block that adds remoteRef.property to every
  * spec.data entry that has none, one entry per ExternalSecret, each an
@@ -7922,7 +7894,7 @@ cmd_patch(const struct opts *o)
 		struct stat st;
 		if (strcmp(o->args[i], "-") && stat(o->args[i], &st) == 0 && S_ISDIR(st.st_mode)) {
 			size_t n;
-			char **files = yaml_files_in(o->args[i], &n);
+			char **files = manifest_files_in(o->args[i], &n, 0);
 			for (size_t j = 0; j < n; j++) {
 				patch_file(&x, files[j]);
 				free(files[j]);
