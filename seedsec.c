@@ -3431,6 +3431,8 @@ struct http {
 	int fd; /* -1: none */
 	int tls, ssl_ready, reused;
 	int timed_out;     /* the last request was sent whole, no reply in time */
+	int stale;         /* the last request went out on a kept-alive connection the
+			    * server had already dropped: not a byte came back */
 	struct url origin; /* what fd talks to (through a proxy or not) */
 	mbedtls_net_context net;
 	mbedtls_ssl_context ssl;
@@ -3956,6 +3958,7 @@ http_request(struct http *h, const char *method, const struct url *u, const char
 	memset(r, 0, sizeof *r);
 	r->retry_after = -1;
 	h->timed_out = 0;
+	h->stale = 0;
 	if (h->fd >= 0 && (strcmp(h->origin.host, u->host) || strcmp(h->origin.port, u->port) ||
 			   h->origin.tls != u->tls || !conn_alive(h)))
 		http_close(h);
@@ -4034,6 +4037,7 @@ http_request(struct http *h, const char *method, const struct url *u, const char
 			return HE_PROTO;
 		}
 		h->timed_out = w == 0 && got == -2;
+		h->stale = reused && received == 0 && attempt == 0 && !h->timed_out;
 		snprintf(err, errn, "%s %s: %s", method, a2,
 			 w != 0      ? "connection lost while sending"
 			 : got == -2 ? "no response in time (see --timeout)"
@@ -4672,7 +4676,7 @@ gsm_call(struct gsm *g, const char *method, const char *rel, const char *body, s
 	char target[2048];
 	if ((size_t)snprintf(target, sizeof target, "%s/%s", g->prefix, rel) >= sizeof target)
 		gsm_fail(g, "request path too long");
-	int refreshed = 0;
+	int refreshed = 0, stale_seen = 0;
 	char err[512];
 	for (int attempt = 0;; attempt++) {
 		if (!g->a.token)
@@ -4716,6 +4720,12 @@ gsm_call(struct gsm *g, const char *method, const char *rel, const char *body, s
 		long ra = rc == HE_OK ? r->retry_after : -1;
 		if (rc == HE_OK)
 			http_resp_free(r);
+		if (rc == HE_IO && g->h.stale && !stale_seen) {
+			/* the server had closed the idle connection: a fresh one, at once */
+			stale_seen = 1;
+			attempt--;
+			continue;
+		}
 		g->retries++;
 		backoff_sleep(attempt, ra);
 	}
@@ -4905,9 +4915,11 @@ gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest)
 	sfree_str(b64);
 	char rel[320];
 	snprintf(rel, sizeof rel, "secrets/%s:addVersion", keys[k].name);
+	int stale_seen = 0;
 	for (int attempt = 0;; attempt++) {
 		struct http_resp r;
 		int st = gsm_call(g, "POST", rel, body.p, body.n, &r, 1);
+		int stale = st == GSM_AMBIGUOUS && g->h.stale;
 		if (st == 200) {
 			buf_free(&body);
 			struct node *j = reply_json(&r, "GSM addVersion reply");
@@ -4948,6 +4960,13 @@ gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest)
 				"(yet); not sent again, so that it cannot be added twice; run push "
 				"again later: it adds the value only if it is still missing",
 				rel);
+		}
+		if (stale && !stale_seen) {
+			/* sent on a connection the server had already closed, and the
+			 * list shows it did not land: send it again on a fresh one */
+			stale_seen = 1;
+			attempt--;
+			continue;
 		}
 		if (attempt + 1 >= GSM_ATTEMPTS) {
 			buf_free(&body);
