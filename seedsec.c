@@ -159,14 +159,39 @@ static void cleanup_secrets(void);
 static jmp_buf *fuzz_die_jmp;
 #endif
 
+/*
+ * Every message goes through here: one line on stderr. A byte below 0x20 or
+ * 0x7f (from a file name, a key name read from input, a server's reply) is
+ * written as \xNN, so that no input can end a line early or forge a status
+ * line of its own. Messages never hold secrets; the buffer is wiped anyway.
+ */
+static void __attribute__((format(printf, 2, 0)))
+emit(const char *prefix, const char *fmt, va_list ap)
+{
+	char m[8192], out[sizeof m * 4 + 1];
+	int n = vsnprintf(m, sizeof m, fmt, ap);
+	size_t len = n < 0 ? 0 : (size_t)n < sizeof m ? (size_t)n : sizeof m - 1, o = 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)m[i];
+		if (c < 0x20 || c == 0x7f)
+			o += (size_t)snprintf(out + o, sizeof out - o, "\\x%02x", c);
+		else
+			out[o++] = (char)c;
+	}
+	out[o] = 0;
+	fprintf(stderr, "%s%s%s\n", prefix, out, n >= 0 && (size_t)n >= sizeof m ? "..." : "");
+	mbedtls_platform_zeroize(m, sizeof m);
+	mbedtls_platform_zeroize(out, o);
+}
+
 static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "%s: ", progname);
+	char prefix[64];
+	snprintf(prefix, sizeof prefix, "%s: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	emit(prefix, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	cleanup_secrets();
 #ifdef SEEDSEC_FUZZ
 	if (fuzz_die_jmp)
@@ -180,11 +205,11 @@ static void __attribute__((noreturn, format(printf, 2, 3))) die(int code, const 
 static void __attribute__((format(printf, 1, 2))) warnx(const char *fmt, ...)
 {
 	va_list ap;
-	fprintf(stderr, "%s: warning: ", progname);
+	char prefix[80];
+	snprintf(prefix, sizeof prefix, "%s: warning: ", progname);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	emit(prefix, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 /* status lines (CREATED/EXISTS/...) go to stderr, values never do */
@@ -194,9 +219,8 @@ static void __attribute__((format(printf, 1, 2))) status(const char *fmt, ...)
 	if (quiet)
 		return;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	emit("", fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static void *
@@ -923,6 +947,9 @@ config_load(struct config *c, const char *opt_path)
 		fatal("%s:%d: dns.provider: %s is not one of none, google, cloudflare", c->path,
 		      map_get(dns, "provider")->line, c->dns_provider);
 	c->backend = config_string(c, map_get(root, "secret_backend"), "secret_backend");
+	if (c->backend && !*c->backend) /* gcpsm to one reader, "none" to another: ask */
+		fatal("%s:%d: secret_backend is empty: leave it out for gcpsm, or name the backend",
+		      c->path, map_get(root, "secret_backend")->line);
 	if (!c->backend)
 		c->backend = xstrdup("gcpsm");
 	struct node *cl = config_map(c, root, "cluster");
@@ -4122,8 +4149,9 @@ reply_reason(const struct http_resp *r, char *out, size_t n)
  * (--token-file, CLOUDSDK_AUTH_ACCESS_TOKEN_FILE); a credentials file
  * (--credentials, GOOGLE_APPLICATION_CREDENTIALS): a service_account key
  * (an RS256 JWT exchanged at its token_uri) or an authorized_user (refresh
- * token grant); else the metadata server (GCE_METADATA_HOST overrides the
- * host). Tokens, keys and refresh tokens are secrets: wiped after use,
+ * token grant); gcloud's application-default credentials file, the same
+ * two types, when it exists; else the metadata server (GCE_METADATA_HOST
+ * overrides the host). Tokens, keys and refresh tokens are secrets: wiped after use,
  * never printed.
  */
 
@@ -4136,12 +4164,12 @@ enum auth_kind { AUTH_FILE, AUTH_SERVICE_ACCOUNT, AUTH_USER, AUTH_METADATA };
 
 struct auth {
 	enum auth_kind kind;
-	char source[PATH_MAX + 64]; /* for messages: where the token comes from */
-	char *path;                 /* token file */
-	char *token;                /* the access token (secret) */
-	struct url token_url;       /* service account, authorized user */
-	char *token_uri;            /* as written: the JWT's audience */
-	char *email, *key_id;       /* service account */
+	char source[PATH_MAX + 128]; /* for messages: where the token comes from */
+	char *path;                  /* token file */
+	char *token;                 /* the access token (secret) */
+	struct url token_url;        /* service account, authorized user */
+	char *token_uri;             /* as written: the JWT's audience */
+	char *email, *key_id;        /* service account */
 	mbedtls_pk_context pk;
 	int pk_ready;
 	char *client_id, *client_secret, *refresh; /* authorized user (secret, refresh) */
@@ -4199,6 +4227,27 @@ auth_token_uri(struct auth *a, const char *uri, const char *path)
 		fatal("credentials file %s: token_uri: %s", path, why);
 }
 
+/*
+ * Where `gcloud auth application-default login` leaves its credentials, as
+ * Google's client libraries look for them: $CLOUDSDK_CONFIG, else
+ * ~/.config/gcloud. 0 when there is no such place.
+ */
+static int
+adc_path(char *out, size_t n)
+{
+	const char *dir = getenv("CLOUDSDK_CONFIG");
+	const char *home = getenv("HOME");
+	int w;
+	if (dir && *dir)
+		w = snprintf(out, n, "%s/application_default_credentials.json", dir);
+	else if (home && *home)
+		w = snprintf(out, n, "%s/.config/gcloud/application_default_credentials.json",
+			     home);
+	else
+		return 0;
+	return w > 0 && (size_t)w < n;
+}
+
 static void
 auth_setup(struct auth *a, const char *token_file, const char *credentials)
 {
@@ -4218,6 +4267,11 @@ auth_setup(struct auth *a, const char *token_file, const char *credentials)
 	if (!cf || !*cf) {
 		cf = getenv("GOOGLE_APPLICATION_CREDENTIALS");
 		csrc = "GOOGLE_APPLICATION_CREDENTIALS";
+	}
+	char adc[PATH_MAX];
+	if ((!cf || !*cf) && adc_path(adc, sizeof adc) && access(adc, F_OK) == 0) {
+		cf = adc;
+		csrc = "gcloud's application-default credentials";
 	}
 	if (cf && *cf) {
 		size_t n;
@@ -4446,8 +4500,9 @@ auth_fetch(struct auth *a, struct http *h)
 		if (rc != HE_OK) {
 			if (a->kind == AUTH_METADATA)
 				fatal("no Google credentials: %s (%s); pass --token-file or "
-				      "--credentials, or set CLOUDSDK_AUTH_ACCESS_TOKEN_FILE or "
-				      "GOOGLE_APPLICATION_CREDENTIALS",
+				      "--credentials, set CLOUDSDK_AUTH_ACCESS_TOKEN_FILE or "
+				      "GOOGLE_APPLICATION_CREDENTIALS, or run gcloud auth "
+				      "application-default login",
 				      err, a->source);
 			fatal("can't get an access token from %s: %s", a->source, err);
 		}
@@ -8015,9 +8070,8 @@ static const char usage_text[] =
 static void __attribute__((noreturn)) usage(const char *why)
 {
 	if (why)
-		fprintf(stderr, "%s: %s (seedsec --help shows the usage)\n", progname, why);
-	else
-		fputs(usage_text, stderr);
+		die(EXIT_ERROR, "%s (seedsec --help shows the usage)", why);
+	fputs(usage_text, stderr);
 	exit(EXIT_ERROR);
 }
 

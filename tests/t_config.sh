@@ -98,6 +98,7 @@ bad dupkey 3 'features:\n  n8n: true\n  n8n: false\n'
 bad flowopen 1 'cluster: { projectID: ai-lab\n'
 bad featlist 2 'features:\n  - n8n\n'
 bad twomaps 1 'a: b: c\n'
+bad emptybackend 2 'cluster: {}\nsecret_backend: ""\n'
 printf 'features:\n  n8n: true\n---\nfeatures: {}\n' > twodocs.yaml
 expect_exit 2 "two documents in a config" "$SEEDSEC" -c twodocs.yaml plan
 printf '\xef\xbb\xbffeatures:\r\n  n8n: true\r\n' > crlf.yaml

@@ -57,6 +57,28 @@ run au2 $MASTER_ONLY --credentials "$T/ext.json" push
 same "unsupported credentials type: exit 2" "2" "$rc"
 check "unsupported credentials type: says which" grep -q 'type "external_account" is not supported' "$T/au2.err"
 
+# gcloud's application-default credentials ($CLOUDSDK_CONFIG, else ~/.config/gcloud): used
+# when no token file or credentials file is named, before the metadata server
+mkdir -p "$T/adc" "$T/home/.config/gcloud"
+cp "$T/user.json" "$T/adc/application_default_credentials.json"
+reset_fake
+CLOUDSDK_CONFIG=$T/adc GCE_METADATA_HOST=$FAKE_GSM_METADATA_HOST run adc $MASTER_ONLY push
+same "application-default credentials in \$CLOUDSDK_CONFIG: exit 0, refresh-token grant, no metadata call" \
+    "0 refresh_token 0" "$rc $(q 'log("token")[0]["grant_type"]') $(q 'len(log("metadata"))')"
+cp "$T/user.json" "$T/home/.config/gcloud/application_default_credentials.json"
+reset_fake
+(unset CLOUDSDK_CONFIG; HOME=$T/home GCE_METADATA_HOST=$FAKE_GSM_METADATA_HOST run adc2 $MASTER_ONLY push; echo "$rc" >"$T/adc2.rc")
+same "application-default credentials in ~/.config/gcloud: exit 0, refresh-token grant" \
+    "0 refresh_token" "$(cat "$T/adc2.rc") $(q 'log("token")[0]["grant_type"]')"
+reset_fake
+CLOUDSDK_CONFIG=$T/adc run adc3 $MASTER_ONLY --credentials "$T/sa.json" push
+same "--credentials wins over the application-default file" "0 urn:ietf:params:oauth:grant-type:jwt-bearer" \
+    "$rc $(q 'log("token")[0]["grant_type"]')"
+echo '{"type": "authorized_user", "client_id": "x"}' >"$T/adc/application_default_credentials.json"
+CLOUDSDK_CONFIG=$T/adc run adc4 $MASTER_ONLY push
+same "a broken application-default file: exit 2, named" "2 1" \
+    "$rc $(grep -c "credentials file $T/adc/application_default_credentials.json: no \"client_secret\"" "$T/adc4.err")"
+
 # the metadata server: token and project
 reset_fake
 GCE_METADATA_HOST=$FAKE_GSM_METADATA_HOST run md -c "$T/empty.yaml" push

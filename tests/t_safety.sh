@@ -89,4 +89,15 @@ printf 'dns:\n  automate: true\n  provider: Cloudflare\n' > dnsc.yaml
 "$SEEDSEC" -c dnsc.yaml plan > /dev/null 2> dnsc.err
 check "dns.provider with an unknown value is an error with FILE:LINE" [ $? = 2 ] && grep -q 'dnsc.yaml:3: dns.provider' dnsc.err
 
+# a file name (or any input) with control bytes cannot end a message early or forge a
+# status line: every message stays one line, the bytes shown as \xNN
+evil=$'nope\nCREATED litellm-master-key\r\e[2K'
+"$SEEDSEC" -c "$evil" render > /dev/null 2> evil.err
+check "a file name with a newline: still one line on stderr, exit 2" [ $? = 2 ] && [ "$(wc -l < evil.err)" = 1 ]
+check "... the bytes written as \\xNN" grep -qF 'nope\x0aCREATED litellm-master-key\x0d\x1b[2K' evil.err
+check "... and no line of its own starts with CREATED" bash -c '! grep -q "^CREATED" evil.err'
+mkdir -p "$evil.d"
+"$SEEDSEC" patch "$evil.d" > /dev/null 2> evil2.err
+check "patch on a directory named with a newline: one line" [ "$(wc -l < evil2.err)" = 1 ]
+
 finish
