@@ -6610,10 +6610,13 @@ cmd_reset_dex_admin_offline(const struct opts *o)
 
 static int cmd_push(const struct opts *o);
 static int cmd_reset_dex_admin_gsm(const struct opts *o);
+static int seal_run(const struct opts *o, int rotate);
 
 static int
 cmd_reset_dex_admin(const struct opts *o)
 {
+	if (o->cert)
+		return seal_run(o, 1);
 	if (o->existing || o->output || o->split)
 		return cmd_reset_dex_admin_offline(o);
 	return cmd_reset_dex_admin_gsm(o);
@@ -7426,7 +7429,7 @@ struct seal_piece {
  */
 static void
 seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs, const char **names,
-	     size_t n)
+	     size_t n, const int *in_place)
 {
 	enum fmt f = o->format;
 	struct buf *nb = xcalloc(n ? n : 1, sizeof *nb);
@@ -7434,13 +7437,30 @@ seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
 		emit_object(&nb[i], f, objs[i]);
 	if (!o->split) {
 		struct buf b = {0};
+		int *placed = xcalloc(n ? n : 1, sizeof *placed);
 		if (in->nsealed) {
-			buf_add(&b, in->src, in->n);
-			if (in->n && in->src[in->n - 1] != '\n')
+			/* the earlier stream as it is; a document being replaced (a
+			 * rotation: in_place[i] = 1 + its index) gets the new one */
+			size_t at = 0;
+			for (size_t d = 0; in_place && d < in->ds.n; d++)
+				for (size_t i = 0; i < n; i++) {
+					if (in_place[i] != (int)d + 1)
+						continue;
+					buf_add(&b, in->src + at, in->ds.d[d].start - at);
+					if (b.n && b.p[b.n - 1] != '\n')
+						buf_putc(&b, '\n');
+					buf_add(&b, nb[i].p, nb[i].n);
+					at = in->ds.d[d].end;
+					placed[i] = 1;
+				}
+			buf_add(&b, in->src + at, in->n - at);
+			if (b.n && b.p[b.n - 1] != '\n')
 				buf_putc(&b, '\n');
 		}
 		for (size_t i = 0; i < n; i++)
-			buf_add(&b, nb[i].p, nb[i].n);
+			if (!placed[i])
+				buf_add(&b, nb[i].p, nb[i].n);
+		free(placed);
 		int same = same_file(o->output, o->existing);
 		if (o->output && strcmp(o->output, "-")) {
 			if (same && in->nsealed && n == 0)
@@ -7517,12 +7537,22 @@ seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
 	free(nb);
 }
 
+/*
+ * seal, and (rotate) reset-dex-admin --cert: the Dex pair of a sealed file
+ * made anew, its two documents replaced where they stand, every other
+ * document kept byte for byte.
+ */
 static int
-cmd_seal(const struct opts *o)
+seal_run(const struct opts *o, int rotate)
 {
+	const int P = K_DEX_ADMIN_PASSWORD, H = K_DEX_ADMIN_HASH;
 	if (!o->cert)
 		fatal("seal needs --cert FILE (the controller's certificate: kubeseal --fetch-cert "
 		      "> cert.pem)");
+	if (rotate && (!o->existing || o->split))
+		fatal("reset-dex-admin --cert rotates the pair inside a sealed file: give it as "
+		      "--existing FILE (and -o FILE to rewrite it in place); --split is not "
+		      "supported");
 	if (o->format == FMT_LIST)
 		fatal("seal: --format yaml or json (a v1 List is for kubectl, not for sealed "
 		      "files)");
@@ -7537,6 +7567,19 @@ cmd_seal(const struct opts *o)
 	struct values vs = {0};
 	struct seal_in in = {0};
 	seal_prepare(o, &c, &vs, &s, &in);
+	int old_doc[NKEYS] = {0};
+	if (rotate) {
+		if (!in.nsealed)
+			fatal("%s holds no SealedSecret; reset-dex-admin --cert rotates inside a "
+			      "sealed file (for plain Secrets leave out --cert)",
+			      in.label);
+		old_doc[P] = in.doc[P];
+		old_doc[H] = in.doc[H];
+		in.doc[P] = in.doc[H] = 0;
+		vs.needed[P] = vs.needed[H] = 1;
+		value_set(&vs, P, gen_value(P), O_GENERATED, NULL);
+		value_set(&vs, H, dex_hash_for(vs.v[P], o->bcrypt_cost), O_GENERATED, NULL);
+	}
 	struct opts oo = *o;
 	if (in.nsealed) {
 		/* new documents join the earlier stream in its own form */
@@ -7553,20 +7596,26 @@ cmd_seal(const struct opts *o)
 
 	struct node *objs[NKEYS];
 	const char *names[NKEYS];
+	int in_place[NKEYS];
 	size_t n = 0;
 	for (int k = 0; k < NKEYS; k++) {
 		if (!vs.v[k] || in.doc[k])
 			continue;
 		objs[n] = sealed_object(&s, keys[k].name, oo.property, vs.v[k]);
+		in_place[n] = old_doc[k];
 		names[n++] = keys[k].name;
 	}
-	if (vs.v[K_DEX_ADMIN_PASSWORD] && !in.doc[K_DEX_ADMIN_PASSWORD])
+	if (vs.v[P] && !in.doc[P])
 		state_dir_ready(&oo);
-	seal_deliver(&oo, &in, objs, names, n);
+	seal_deliver(&oo, &in, objs, names, n, in_place);
 	for (size_t i = 0; i < n; i++)
 		node_free(objs[i]);
-	if (vs.v[K_DEX_ADMIN_PASSWORD] && !in.doc[K_DEX_ADMIN_PASSWORD])
-		mirror_write(&oo, vs.v[K_DEX_ADMIN_PASSWORD], 0);
+	if (vs.v[P] && !in.doc[P])
+		mirror_write(&oo, vs.v[P], rotate);
+	if (rotate)
+		status("ROTATED dex-admin-password and dex-admin-hash (sealed; mirrored to "
+		       "%s/dex-admin-password)",
+		       oo.state);
 	int code = vs.missing || vs.problems ? EXIT_MISSING : EXIT_OK;
 	json_report(&oo, &vs, code);
 	if (in.src)
@@ -7575,6 +7624,12 @@ cmd_seal(const struct opts *o)
 	mbedtls_pk_free(&s.pk);
 	command_done(&c, &vs);
 	return code;
+}
+
+static int
+cmd_seal(const struct opts *o)
+{
+	return seal_run(o, 0);
 }
 
 /* ---- store and patch --------------------------------------------------- */
@@ -8026,7 +8081,8 @@ static const char usage_text[] =
 	"  seal --cert FILE   SealedSecrets for the needed keys, without kubeseal\n"
 	"  push               create-if-absent in Google Secret Manager over HTTPS\n"
 	"  check              verify stored values (GSM or --existing) against the contract\n"
-	"  reset-dex-admin    new Dex admin password and hash (GSM, or offline with --existing)\n"
+	"  reset-dex-admin    new Dex admin password and hash (GSM, or offline with --existing;\n"
+	"                     with --cert, inside a sealed --existing file)\n"
 	"  store              ESO Kubernetes-provider ClusterSecretStore for the source "
 	"namespace,\n"
 	"                     with that Namespace, the ServiceAccount, a Role and its RoleBinding\n"
@@ -8149,8 +8205,8 @@ static const struct optdef {
 	{"value", 0, 1, OPT_VALUE, B_RENDER | B_SEAL | B_RESET | B_PUSH},
 	{"bcrypt-cost", 'C', 1, OPT_BCRYPT_COST, B_RENDER | B_SEAL | B_RESET | B_PUSH | B_BCRYPT},
 	{"verify", 0, 1, OPT_VERIFY, B_BCRYPT},
-	{"cert", 0, 1, OPT_CERT, B_SEAL},
-	{"scope", 0, 1, OPT_SCOPE, B_SEAL},
+	{"cert", 0, 1, OPT_CERT, B_SEAL | B_RESET},
+	{"scope", 0, 1, OPT_SCOPE, B_SEAL | B_RESET},
 	{"project", 0, 1, OPT_PROJECT, B_GSM},
 	{"endpoint", 0, 1, OPT_ENDPOINT, B_GSM},
 	{"location", 0, 1, OPT_LOCATION, B_GSM},

@@ -302,4 +302,73 @@ expect_exit 1 "missing provided keys: exit 1, the rest sealed" \
     sh -c "'$SEEDSEC' --state '$T/state' seal --cert cert.pem --enable hf --json -o miss.yaml >miss.json 2>miss.err"
 check "  ... MISSING hf-token, 5 sealed, report parses" \
     eval 'grep -q "^MISSING hf-token" miss.err && [ "$($CHK docs miss.yaml)" = 5 ] && $PY -c "import json; r = json.load(open(\"miss.json\")); assert r[\"command\"] == \"seal\" and r[\"exit\"] == 1"'
+# ---- reset-dex-admin --cert: the Dex pair rotated inside a sealed file --------
+rm -rf "$T/rstate"
+R() { "$SEEDSEC" --state "$T/rstate" "$@"; }
+R seal --cert cert.pem --enable identity -o rot.yaml 2>/dev/null
+cp rot.yaml rot.orig
+cp "$T/rstate/dex-admin-password" rot.pw.orig
+expect_exit 0 "reset-dex-admin --cert --existing F -o F: exit 0" \
+    R reset-dex-admin --cert cert.pem --enable identity --existing rot.yaml -o rot.yaml 2>rot.err
+check "  ... says ROTATED, and no value on stderr" \
+    eval 'grep -q "^ROTATED dex-admin-password and dex-admin-hash (sealed" rot.err && ! grep -qF "$(cat rot.pw.orig)" rot.err && ! grep -qF "$(cat "$T/rstate/dex-admin-password")" rot.err'
+$CHK items rot.yaml | $UNSEAL key.pem >rot.opened.json
+$CHK items rot.orig | $UNSEAL key.pem >rot.orig.json
+check "  ... same documents in the same order; only the Dex pair differs, the rest byte for byte" \
+    $PY -c '
+import sys, yaml
+a, b = open("rot.orig").read().split("---\n"), open("rot.yaml").read().split("---\n")
+na = [yaml.safe_load(x)["metadata"]["name"] for x in a if x.strip()]
+nb = [yaml.safe_load(x)["metadata"]["name"] for x in b if x.strip()]
+assert na == nb and len(na) == 14, (na, nb)
+for x, y in zip(a, b):
+    if not x.strip():
+        continue
+    n = yaml.safe_load(x)["metadata"]["name"]
+    assert (x == y) == (n not in ("dex-admin-password", "dex-admin-hash")), n
+'
+check "  ... the new sealed password is the mirror, differs from the old; the new hash verifies it" \
+    $PY -c '
+import base64, json, bcrypt
+o, n = json.load(open("rot.orig.json")), json.load(open("rot.opened.json"))
+v = lambda d, k: base64.b64decode(d["secret-source/%s/value" % k]["value"])
+pw, h = v(n, "dex-admin-password"), v(n, "dex-admin-hash")
+assert pw == open("'"$T"'/rstate/dex-admin-password", "rb").read()
+assert pw != v(o, "dex-admin-password") and pw == pw.strip() and len(pw) >= 20
+assert h.startswith(b"$2a$12$") and bcrypt.checkpw(pw, h)
+assert not bcrypt.checkpw(pw, v(o, "dex-admin-hash"))
+assert all(n[k] == o[k] for k in o if "dex-admin-" not in k)
+'
+check "  ... the old mirror is kept as a .bak, 0600" \
+    eval 'f=$(ls "$T"/rstate/dex-admin-password.*.bak) && cmp -s "$f" rot.pw.orig && [ "$(stat -c %a "$f")" = 600 ]'
+cp rot.yaml rot.keep
+R reset-dex-admin --cert cert.pem --enable identity --existing rot.yaml >rot.stdout 2>/dev/null
+check "to stdout: the file itself is left alone; 14 documents, the pair new again" \
+    eval 'cmp -s rot.yaml rot.keep && [ "$($CHK docs rot.stdout)" = 14 ] && ! cmp -s rot.stdout rot.yaml'
+R seal --cert cert.pem --enable identity --format json -o rot.json 2>/dev/null
+cp rot.json rot.json.orig
+R reset-dex-admin --cert cert.pem --enable identity --existing rot.json -o rot.json 2>/dev/null
+$CHK items rot.json | $UNSEAL key.pem >rj.new.json
+$CHK items rot.json.orig | $UNSEAL key.pem >rj.old.json
+check "a JSON sealed stream: stays JSON, 14 objects, only the pair's values changed" \
+    $PY -c '
+import json, sys
+sys.path.insert(0, "'"$TESTS"'")
+from seal_check import load
+a, b = load("rot.json.orig"), load("rot.json")
+assert [x["metadata"]["name"] for x in a] == [x["metadata"]["name"] for x in b] and len(b) == 14
+assert [x["metadata"]["name"] for x, y in zip(a, b) if x != y] == ["dex-admin-password", "dex-admin-hash"]
+o, n = json.load(open("rj.old.json")), json.load(open("rj.new.json"))
+assert sorted(k for k in o if o[k] != n[k]) == ["secret-source/dex-admin-hash/value", "secret-source/dex-admin-password/value"]
+assert open("rot.json").read().lstrip().startswith("{")
+'
+R render --enable identity -o rot-plain.yaml 2>/dev/null
+expect_exit 2 "reset-dex-admin --cert on plain Secrets: refused" \
+    R reset-dex-admin --cert cert.pem --enable identity --existing rot-plain.yaml -o rp.yaml 2>/dev/null
+expect_exit 2 "reset-dex-admin --cert without --existing: refused" \
+    R reset-dex-admin --cert cert.pem -o rp.yaml 2>/dev/null
+expect_exit 2 "reset-dex-admin --cert --split: refused" \
+    R reset-dex-admin --cert cert.pem --existing rot.yaml --split rp 2>/dev/null
+check "  ... nothing written by them" eval '[ ! -e rp.yaml ] && [ ! -e rp ]'
+
 finish
