@@ -161,6 +161,10 @@ openssl genrsa -out key.pem 2048 2>/dev/null
 openssl req -new -x509 -key key.pem -subj / -days 30 -out cert.pem 2>/dev/null
 r seal "${S[@]}" "${ALL[@]}" --state st1 seal --cert cert.pem --existing r1.yaml -o sealed.yaml
 is "seal --existing plain" 0 "$rc"
+cp sealed.yaml sealed-rot.yaml
+r reset-sealed "${S[@]}" "${ALL[@]}" --state st1 reset-dex-admin --cert cert.pem --existing sealed-rot.yaml -o sealed-rot.yaml
+is "reset-dex-admin --cert inside a sealed file" 0 "$rc"
+printf 'canary-rotated\t%s\n' "$(cat st1/dex-admin-password)" >>"$VALS"
 r seal-new --values-out "${S[@]}" "${ALL[@]}" --state st1 --value hf-token=@hf.txt seal --cert cert.pem
 is "seal, new values" 0 "$rc"
 r e-seal "${S[@]}" "${ALL[@]}" --state st1 seal --cert key.pem --existing r1.yaml

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # valgrind (memcheck) over a glibc build of seedsec.c (gcc -O1 -g, Mbed TLS built with gcc):
 # render, seal, check (a stream and GSM), push against the fake GSM (clean, again, through
-# faults), reset-dex-admin, bcrypt. No memory error, no definite or indirect leak.
+# faults), reset-dex-admin (GSM, plain, sealed), bcrypt, application-default credentials. No memory error, no definite or indirect leak.
 # Skipped (one pass saying so) when valgrind is not installed.
 . "$(dirname "$0")/lib.sh"
 if ! command -v valgrind >/dev/null; then
@@ -47,6 +47,7 @@ vg render-bad-value 2 "${ALL[@]}" --value anthropic-api-key=@/dev/null --value h
 vg seal 0 "${ALL[@]}" --state st seal --cert cert.pem --existing r1.yaml
 vg check-existing 0 "${GATES[@]}" check --existing r1.yaml --json
 vg reset-offline 0 "${ALL[@]}" --state st reset-dex-admin --existing r1.yaml -o r2.yaml
+vg reset-sealed 0 "${ALL[@]}" --state st reset-dex-admin --cert cert.pem --existing vg-seal.out -o r3.yaml
 vg bcrypt 0 --stdin an.txt bcrypt -C 10
 vg bcrypt-verify 1 --stdin an.txt bcrypt --verify '$2a$10$abcdefghijklmnopqrstuu5Ju2Ylrb7BO5M3WEBF0EwEyFT6Ea6ma'
 vg push 0 "${ALL[@]}" --state st2 --value anthropic-api-key=@an.txt push --json
@@ -54,11 +55,15 @@ vg push-again 0 "${ALL[@]}" --state st2 push
 vg check-gsm 0 "${GATES[@]}" check
 vg reset-gsm 0 "${ALL[@]}" --state st2 reset-dex-admin
 gsm_ctl POST reset '{}' >/dev/null
-gsm_faults '[{"index":2,"status":503},{"index":3,"action":"reset_after"},{"index":5,"action":"close_after"},{"index":7,"action":"truncate"},{"index":9,"status":429,"headers":{"Retry-After":"0"}}]'
+gsm_faults '[{"index":2,"status":503},{"index":3,"action":"reset_after"},{"index":5,"action":"close_after"},{"index":7,"action":"truncate"},{"index":9,"status":429,"headers":{"Retry-After":"0"}},{"index":11,"action":"reset_before"}]'
 vg push-faults 0 "${ALL[@]}" --state st3 --value anthropic-api-key=@an.txt push
 gsm_make_sa_key "$T/sa.json"
 (unset CLOUDSDK_AUTH_ACCESS_TOKEN_FILE; vg check-sa 0 "${GATES[@]}" --credentials "$T/sa.json" check) | tee sa.res
 [ -s sa.res ] && { grep -q '^ok' sa.res && npass=$((npass + 1)) || nfail=$((nfail + 1)); }
+mkdir -p "$T/adc"
+gsm_make_authorized_user "$T/adc/application_default_credentials.json"
+(unset CLOUDSDK_AUTH_ACCESS_TOKEN_FILE; CLOUDSDK_CONFIG=$T/adc vg check-adc 0 "${GATES[@]}" check) | tee adc.res
+[ -s adc.res ] && { grep -q '^ok' adc.res && npass=$((npass + 1)) || nfail=$((nfail + 1)); }
 gsm_ctl POST reset '{}' >/dev/null
 gsm_faults '[{"method":"POST","path":":addVersion$","status":503,"times":-1}]'
 vg push-fails 2 "${ALL[@]}" --state st4 --value anthropic-api-key=@an.txt push --json
