@@ -4612,6 +4612,8 @@ struct gsm {
 	enum pstat st[NKEYS];
 	char *detail[NKEYS];
 	long version[NKEYS];
+	char *adopted[NKEYS]; /* another run's first value, taken over (a secret) */
+	size_t adopted_n[NKEYS];
 	int missing, problems;
 	unsigned long retries;
 };
@@ -4631,9 +4633,13 @@ gsm_close(struct gsm *g)
 {
 	http_free(&g->h);
 	auth_free(&g->a);
-	for (int k = 0; k < NKEYS; k++)
+	for (int k = 0; k < NKEYS; k++) {
 		free(g->detail[k]);
+		if (g->adopted[k])
+			sfree(g->adopted[k], g->adopted_n[k]);
+	}
 	memset(g->detail, 0, sizeof g->detail);
+	memset(g->adopted, 0, sizeof g->adopted);
 	if (live_gsm == g)
 		live_gsm = NULL;
 }
@@ -4934,6 +4940,54 @@ gsm_create(struct gsm *g, int k)
 }
 
 /*
+ * Two runs seeding the same project at once (first boot on several nodes):
+ * both may add a first version, with different values. The first enabled
+ * version wins. Right after adding version mine as a secret's first value,
+ * look: an older enabled version with other bytes means another run was
+ * first; then this run's version is disabled, the winner's value added
+ * again on top (so that "latest" holds it), and kept in g->adopted[k] for
+ * the caller (the Dex pair needs the password that won). The winner's own
+ * run sees only newer versions and keeps its value. Returns the winning
+ * version, 0 when this run's value is the first.
+ */
+static long gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest);
+
+static long
+gsm_first_wins(struct gsm *g, int k, long mine, const char *v, size_t n, long *readded)
+{
+	if (mine <= 1)
+		return 0; /* version 1: nothing can be older */
+	struct gver vs[GSM_LIST_MAX];
+	int exists;
+	size_t cnt = gsm_list(g, k, vs, GSM_LIST_MAX, 1, &exists);
+	long low = 0;
+	for (size_t i = 0; i < cnt; i++)
+		if (!strcmp(vs[i].state, "ENABLED") && (!low || vs[i].num < low))
+			low = vs[i].num;
+	if (!low || low >= mine)
+		return 0;
+	size_t wn;
+	char *w = gsm_access(g, k, low, &wn);
+	if (wn == n && !memcmp(w, v, n)) {
+		sfree(w, wn); /* the same bytes twice (one --existing, two runs): no harm */
+		return 0;
+	}
+	char rel[400];
+	snprintf(rel, sizeof rel, "secrets/%s/versions/%ld:disable", keys[k].name, mine);
+	struct http_resp r;
+	int st = gsm_call(g, "POST", rel, "{}", 2, &r, 0);
+	if (st != 200) {
+		sfree(w, wn);
+		gsm_bad_status(g, "POST", rel, &r);
+	}
+	http_resp_free(&r);
+	*readded = gsm_add(g, k, w, wn, mine);
+	g->adopted[k] = w;
+	g->adopted_n[k] = wn;
+	return low;
+}
+
+/*
  * After an addVersion that may or may not have happened: is there a version
  * newer than known_latest holding exactly these bytes? Its number, or 0.
  */
@@ -5050,6 +5104,22 @@ missing_how(int k, char *out, size_t n)
  * already read), added (val, for a secret without versions) or created.
  * val NULL: no value known, missing says why.
  */
+/* this run just added the first value of k: was another run first? 1 if so (reported) */
+static int
+first_wins_report(struct gsm *g, int k, const char *val)
+{
+	long mine = g->version[k], readded = 0;
+	long low = gsm_first_wins(g, k, mine, val, strlen(val), &readded);
+	if (!low)
+		return 0;
+	g->version[k] = readded;
+	gsm_result(g, k, P_REPAIRED,
+		   "another run added version %ld first; this run's version %ld is disabled "
+		   "and version %ld's value added again as version %ld",
+		   low, mine, low, readded);
+	return 1;
+}
+
 static void
 push_apply(struct gsm *g, int k, struct gkey *gk, const char *val, const char *from,
 	   const char *restored, size_t restn, const char *missing)
@@ -5101,8 +5171,9 @@ push_apply(struct gsm *g, int k, struct gkey *gk, const char *val, const char *f
 			return;
 		}
 		g->version[k] = gsm_add(g, k, val, strlen(val), 0);
-		gsm_result(g, k, P_REPAIRED, "the secret had no version; added version %ld",
-			   g->version[k]);
+		if (!first_wins_report(g, k, val))
+			gsm_result(g, k, P_REPAIRED, "the secret had no version; added version %ld",
+				   g->version[k]);
 		return;
 	}
 	if (dry) {
@@ -5119,7 +5190,8 @@ push_apply(struct gsm *g, int k, struct gkey *gk, const char *val, const char *f
 		}
 	}
 	g->version[k] = gsm_add(g, k, val, strlen(val), 0);
-	gsm_result(g, k, P_CREATED, "%s%s", from ? "from " : "", from ? from : "");
+	if (!first_wins_report(g, k, val))
+		gsm_result(g, k, P_CREATED, "%s%s", from ? "from " : "", from ? from : "");
 }
 
 static int
@@ -6778,6 +6850,31 @@ push_key(struct gsm *g, struct values *vs, int k)
 }
 
 /*
+ * The pair was settled next to another run (its hash was there first, or
+ * appeared while this run was creating it): it must match the password.
+ */
+static void
+push_hash_check(struct gsm *g, struct values *vs)
+{
+	const int P = K_DEX_ADMIN_PASSWORD, H = K_DEX_ADMIN_HASH;
+	char *h = g->adopted[H];
+	size_t hn = g->adopted_n[H];
+	g->adopted[H] = NULL;
+	if (!h && g->st[H] == P_EXISTS && g->version[H]) {
+		g->cur = H;
+		h = gsm_access(g, H, g->version[H], &hn);
+	}
+	if (!h)
+		return;
+	const char *p = vs->v[P];
+	if (strlen(h) != hn || !bcrypt_verify(p, strlen(p), h, hn))
+		gsm_result(g, H, P_MISMATCH,
+			   "does not match dex-admin-password; both kept; run seedsec "
+			   "reset-dex-admin");
+	sfree(h, hn);
+}
+
+/*
  * The Dex admin pair. Both there: verify the hash against the password
  * (a mismatch is reported, never overwritten). Password only: make the
  * hash from it. Hash only: a legacy state only reset-dex-admin can fix.
@@ -6862,7 +6959,28 @@ push_dex(struct gsm *g, const struct opts *o, struct values *vs)
 			value_set(vs, H, dex_hash_for(p, o->bcrypt_cost), O_GENERATED, NULL);
 		mirror_write(o, p, 0);
 		push_apply(g, P, &gp, p, from, NULL, 0, "");
+		if (!g->adopted[P] && g->st[P] != P_CREATED && g->version[P]) {
+			/* found there after all (another run created it meanwhile) */
+			size_t sn;
+			char *sv = gsm_access(g, P, g->version[P], &sn);
+			if (sn == strlen(p) && !memcmp(sv, p, sn)) {
+				sfree(sv, sn);
+			} else {
+				g->adopted[P] = sv;
+				g->adopted_n[P] = sn;
+			}
+		}
+		if (g->adopted[P]) { /* another run's password won: its hash, its mirror */
+			value_set(vs, P, g->adopted[P], O_EXISTING, NULL);
+			g->adopted[P] = NULL;
+			p = vs->v[P];
+			if (strlen(p) != g->adopted_n[P])
+				gsm_fail(g, "the stored dex-admin-password contains a NUL byte");
+			value_set(vs, H, dex_hash_for(p, o->bcrypt_cost), O_GENERATED, NULL);
+			mirror_write(o, p, 0);
+		}
 		push_apply(g, H, &gh, vs->v[H], NULL, NULL, 0, "");
+		push_hash_check(g, vs);
 	}
 	if (pw && !dry)
 		mirror_write(o, pw, 0);
