@@ -64,6 +64,25 @@ mkdir -p "$T/adc"
 gsm_make_authorized_user "$T/adc/application_default_credentials.json"
 (unset CLOUDSDK_AUTH_ACCESS_TOKEN_FILE; CLOUDSDK_CONFIG=$T/adc vg check-adc 0 "${GATES[@]}" check) | tee adc.res
 [ -s adc.res ] && { grep -q '^ok' adc.res && npass=$((npass + 1)) || nfail=$((nfail + 1)); }
+# two runs at once: the valgrind run's dex-admin-password is held, a native run adds first;
+# the valgrind run disables its own version, re-adds the winner's and takes the password over
+gsm_ctl POST reset '{}' >/dev/null
+gsm_faults '[{"method":"POST","path":"dex-admin-password:addVersion$","action":"delay","seconds":4}]'
+(
+    for i in $(seq 1 400); do
+        [ "$(gsm_ctl GET faults | $PY -c 'import json,sys; print(sum(r["fired"] for r in json.load(sys.stdin)))')" -ge 1 ] && break
+        sleep 0.05
+    done
+    "$SEEDSEC" "${ALL[@]}" --state st6 --value anthropic-api-key=@an.txt push >/dev/null 2>&1
+) &
+racer=$!
+vg push-race 0 "${ALL[@]}" --state st5 --value anthropic-api-key=@an.txt push
+wait $racer
+if grep -q "^REPAIRED dex-admin-password (another run added version 1 first" vg-push-race.err && cmp -s st5/dex-admin-password st6/dex-admin-password; then
+    pass "valgrind: push-race took the path it is there for (lost, took the winner's password)"
+else
+    fail "valgrind: push-race did not lose the race as arranged: $(grep dex-admin vg-push-race.err | head -n 3)"
+fi
 gsm_ctl POST reset '{}' >/dev/null
 gsm_faults '[{"method":"POST","path":":addVersion$","status":503,"times":-1}]'
 vg push-fails 2 "${ALL[@]}" --state st4 --value anthropic-api-key=@an.txt push --json
