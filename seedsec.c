@@ -4545,17 +4545,18 @@ metadata_project(struct http *h)
 
 /*
  * Google Secret Manager, create-if-absent. Per key, in contract order: list
- * the versions (one request: 404 = no secret, {} = no version, newest
- * first otherwise), then create the secret and/or add a version, restore a
+ * the versions (404 = no secret, {} = no version, newest first otherwise,
+ * page by page up to the newest ENABLED one), then create the secret and/or add a version, restore a
  * disabled latest from the newest enabled version, or report. Values are
  * read (versions/N:access) only to verify the Dex pair or to restore.
  */
 
 #define GSM_ENDPOINT  "https://secretmanager.googleapis.com"
-#define GSM_ATTEMPTS  6    /* per call: the first try and 5 retries */
-#define GSM_AMBIGUOUS (-1) /* a non-idempotent call may or may not have happened */
-#define GSM_LATE      (-2) /* ... and the server may still be working on it */
-#define GSM_LIST_MAX  100  /* versions looked at per page */
+#define GSM_ATTEMPTS  6      /* per call: the first try and 5 retries */
+#define GSM_AMBIGUOUS (-1)   /* a non-idempotent call may or may not have happened */
+#define GSM_LATE      (-2)   /* ... and the server may still be working on it */
+#define GSM_LIST_MAX  100    /* versions asked for per page */
+#define GSM_PAGES_MAX 100000 /* pages of one listing before giving up */
 
 /* CRC-32C (Castagnoli, reflected 0x82f63b78): GSM's payload checksum */
 static uint32_t
@@ -4799,22 +4800,28 @@ version_num(const char *name)
 }
 
 /*
- * The versions of key k, newest first; stops after the first ENABLED one
- * unless all is set (then up to max). Returns the count; *exists is 0 for
- * a 404 (no such secret).
+ * The versions of key k, newest first, page by page (GSM pages a long
+ * history: nextPageToken), each handed to each() once the page has been
+ * read and freed, so each() may make requests of its own; a nonzero return
+ * stops the listing. Memory is bounded by one page, not by the history.
+ * Returns 0 for a 404 (no such secret), 1 otherwise.
  */
 struct gver {
 	long num;
 	char state[16];
 };
+typedef int (*gsm_each_fn)(struct gsm *g, int k, const struct gver *v, void *ctx);
 
-static size_t
-gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exists)
+static int
+gsm_list(struct gsm *g, int k, gsm_each_fn each, void *ctx)
 {
 	char token[512] = "", rel[800];
-	size_t n = 0;
-	*exists = 1;
-	for (int page = 0; page < 1000; page++) {
+	for (long page = 0;; page++) {
+		if (page >= GSM_PAGES_MAX)
+			gsm_fail(g,
+				 "GET secrets/%s/versions: more than %d pages of versions; "
+				 "stopped rather than judge the secret on part of its history",
+				 keys[k].name, GSM_PAGES_MAX);
 		snprintf(rel, sizeof rel, "secrets/%s/versions?pageSize=%d%s%s", keys[k].name,
 			 GSM_LIST_MAX, *token ? "&pageToken=" : "", token);
 		struct http_resp r;
@@ -4822,7 +4829,6 @@ gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exist
 		/* GSM's NOT_FOUND is JSON; an HTML 404 means a wrong endpoint or path */
 		if (st == 404 && page == 0 && strstr(r.ctype, "json")) {
 			http_resp_free(&r);
-			*exists = 0;
 			return 0;
 		}
 		if (st != 200)
@@ -4835,31 +4841,25 @@ gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exist
 			gsm_fail(g, "GET %s: not a list of versions (is the endpoint %s right?)",
 				 rel, g->endpoint);
 		}
-		int stop = 0;
-		for (size_t i = 0; vl && i < vl->n && !stop; i++) {
+		size_t cnt = vl ? vl->n : 0;
+		struct gver *v = xmalloc((cnt ? cnt : 1) * sizeof *v);
+		for (size_t i = 0; i < cnt; i++) {
 			const char *name = map_str(vl->v[i], "name"),
 				   *state = map_str(vl->v[i], "state");
-			long num = version_num(name);
-			if (!num || !state) {
+			v[i].num = version_num(name);
+			if (!v[i].num || !state) {
+				free(v);
 				node_free(j);
 				gsm_fail(g, "GET %s: a version without a usable name or state",
 					 rel);
 			}
-			if (n < max) {
-				out[n].num = num;
-				snprintf(out[n].state, sizeof out[n].state, "%s", state);
-				n++;
-			}
-			if (!all && !strcmp(state, "ENABLED"))
-				stop = 1;
+			snprintf(v[i].state, sizeof v[i].state, "%s", state);
 		}
 		const char *next = map_str(j, "nextPageToken");
-		if (stop || n >= max || !next || !*next) {
-			node_free(j);
-			break;
-		}
+		char prev[sizeof token];
+		memcpy(prev, token, sizeof prev);
 		size_t o = 0;
-		for (const char *p = next; *p && o + 4 < sizeof token; p++) {
+		for (const char *p = next; p && *p && o + 4 < sizeof token; p++) {
 			if (isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.')
 				token[o++] = *p;
 			else
@@ -4867,25 +4867,45 @@ gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exist
 						      (unsigned char)*p);
 		}
 		token[o] = 0;
+		int more = next && *next;
+		if (more && (strlen(next) * 3 >= sizeof token || !strcmp(prev, token))) {
+			free(v);
+			node_free(j);
+			gsm_fail(g, "GET %s: %s page token", rel,
+				 strcmp(prev, token) ? "an overlong" : "a repeated");
+		}
 		node_free(j);
+		int stop = 0;
+		for (size_t i = 0; i < cnt && !stop; i++)
+			stop = each(g, k, &v[i], ctx);
+		free(v);
+		if (stop || !more)
+			return 1;
 	}
-	return n;
+}
+
+/* newest first: the first version is the latest, the first ENABLED one the
+ * newest enabled; nothing after it matters */
+static int
+inspect_each(struct gsm *g, int k, const struct gver *v, void *ctx)
+{
+	(void)g;
+	(void)k;
+	struct gkey *gk = ctx;
+	if (v->num > gk->latest) {
+		gk->latest = v->num;
+		snprintf(gk->latest_state, sizeof gk->latest_state, "%s", v->state);
+	}
+	if (!strcmp(v->state, "ENABLED") && v->num > gk->enabled)
+		gk->enabled = v->num;
+	return gk->enabled > 0;
 }
 
 static void
 gsm_inspect(struct gsm *g, int k, struct gkey *gk)
 {
-	struct gver v[GSM_LIST_MAX];
 	memset(gk, 0, sizeof *gk);
-	size_t n = gsm_list(g, k, v, GSM_LIST_MAX, 0, &gk->exists);
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].num > gk->latest) {
-			gk->latest = v[i].num;
-			snprintf(gk->latest_state, sizeof gk->latest_state, "%s", v[i].state);
-		}
-		if (!strcmp(v[i].state, "ENABLED") && v[i].num > gk->enabled)
-			gk->enabled = v[i].num;
-	}
+	gk->exists = gsm_list(g, k, inspect_each, gk);
 }
 
 /* the bytes of version ver of key k (a secret: the caller wipes them) */
@@ -4937,23 +4957,38 @@ gsm_create(struct gsm *g, int k)
  * After an addVersion that may or may not have happened: is there a version
  * newer than known_latest holding exactly these bytes? Its number, or 0.
  */
+struct find_added {
+	const char *v;
+	size_t n;
+	uint32_t crc;
+	long known_latest, found;
+};
+
+/* newest first: once a version is not newer than known_latest, none after it is */
+static int
+find_added_each(struct gsm *g, int k, const struct gver *ver, void *ctx)
+{
+	struct find_added *fa = ctx;
+	if (ver->num <= fa->known_latest)
+		return 1;
+	if (strcmp(ver->state, "ENABLED"))
+		return 0;
+	size_t m;
+	char *got = gsm_access(g, k, ver->num, &m);
+	int same = m == fa->n && crc32c((unsigned char *)got, m) == fa->crc &&
+		   !memcmp(got, fa->v, fa->n);
+	sfree(got, m);
+	if (same)
+		fa->found = ver->num;
+	return same;
+}
+
 static long
 gsm_find_added(struct gsm *g, int k, const char *v, size_t n, uint32_t crc, long known_latest)
 {
-	struct gver vs[GSM_LIST_MAX];
-	int exists;
-	size_t cnt = gsm_list(g, k, vs, GSM_LIST_MAX, 1, &exists);
-	for (size_t i = 0; i < cnt; i++) {
-		if (vs[i].num <= known_latest || strcmp(vs[i].state, "ENABLED"))
-			continue;
-		size_t m;
-		char *got = gsm_access(g, k, vs[i].num, &m);
-		int same = m == n && crc32c((unsigned char *)got, m) == crc && !memcmp(got, v, n);
-		sfree(got, m);
-		if (same)
-			return vs[i].num;
-	}
-	return 0;
+	struct find_added fa = {v, n, crc, known_latest, 0};
+	gsm_list(g, k, find_added_each, &fa);
+	return fa.found;
 }
 
 /* add a version holding v; its number. Never adds the same bytes twice. */
