@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <dirent.h>
+#include <setjmp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -155,7 +156,6 @@ static void cleanup_secrets(void);
 
 #ifdef SEEDSEC_FUZZ
 /* tests/fuzz/: an error exit is an expected outcome; the harness catches it */
-#include <setjmp.h>
 static jmp_buf *fuzz_die_jmp;
 #endif
 
@@ -655,12 +655,36 @@ struct node {
 	struct node **k, **v;
 };
 
+/*
+ * A tolerant parse (patch DIR: a file there need not be meant for seedsec):
+ * a YAML or JSON error jumps back to parse_stream_soft with its message
+ * instead of exiting, and every node made so far is freed from this list.
+ */
+static struct {
+	int on;
+	jmp_buf jb;
+	char msg[640];
+	struct node **nodes;
+	size_t n, cap;
+} soft;
+
 static struct node *
 node_new(enum nkind kind, int line)
 {
 	struct node *n = xcalloc(1, sizeof *n);
 	n->kind = kind;
 	n->line = line;
+	if (soft.on) {
+		if (soft.n == soft.cap) {
+			soft.cap = soft.cap ? soft.cap * 2 : 64;
+			struct node **nv = xcalloc(soft.cap, sizeof *nv);
+			if (soft.n)
+				memcpy(nv, soft.nodes, soft.n * sizeof *nv);
+			free(soft.nodes);
+			soft.nodes = nv;
+		}
+		soft.nodes[soft.n++] = n;
+	}
 	return n;
 }
 
@@ -1829,10 +1853,18 @@ json_emit(struct buf *b, const struct node *n, int depth)
 struct jp {
 	const char *file, *s, *p, *end;
 	int line, depth;
+	struct buf *live; /* the string being read: freed on an error */
 };
 
 static void __attribute__((noreturn)) json_fail(struct jp *j, const char *what)
 {
+	if (j->live)
+		buf_free(j->live);
+	if (soft.on) {
+		snprintf(soft.msg, sizeof soft.msg, "%s:%d: invalid JSON: %s", j->file, j->line,
+			 what);
+		longjmp(soft.jb, 1);
+	}
 	fatal("%s:%d: invalid JSON: %s", j->file, j->line, what);
 }
 
@@ -1896,6 +1928,7 @@ json_str(struct jp *j)
 {
 	int line = j->line;
 	struct buf b = {0};
+	j->live = &b;
 	j->p++;
 	for (;;) {
 		if (j->p >= j->end) {
@@ -1948,6 +1981,7 @@ json_str(struct jp *j)
 		buf_free(&b);
 		json_fail(j, "invalid UTF-8 in string");
 	}
+	j->live = NULL;
 	struct node *n = node_new(N_SCALAR, line);
 	n->quoted = 1;
 	n->s = buf_take(&b, &n->len);
@@ -2055,7 +2089,7 @@ json_value(struct jp *j)
 static void
 json_parse(const char *src, size_t n, const char *file, struct docs *out)
 {
-	struct jp j = {file, src, src, src + n, 1, 0};
+	struct jp j = {file, src, src, src + n, 1, 0, NULL};
 	if (n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3))
 		j.p += 3; /* a BOM, as parse_stream allows (Windows tools write one) */
 	for (;;) {
@@ -2220,10 +2254,17 @@ yaml_doc(struct buf *b, const struct node *n)
 struct yp {
 	const char *file, *s, *p, *end, *ls;
 	int line, depth;
+	struct buf *live; /* the scalar being read: freed on an error */
 };
 
 static void __attribute__((noreturn)) yaml_fail(struct yp *y, const char *what)
 {
+	if (y->live)
+		buf_free(y->live);
+	if (soft.on) {
+		snprintf(soft.msg, sizeof soft.msg, "%s:%d: %s", y->file, y->line, what);
+		longjmp(soft.jb, 1);
+	}
 	fatal("%s:%d: %s", y->file, y->line, what);
 }
 
@@ -2346,6 +2387,7 @@ y_quoted(struct yp *y)
 	char q = *y->p++;
 	int line = y->line;
 	struct buf b = {0};
+	y->live = &b;
 	for (;;) {
 		if (y->p >= y->end) {
 			y->line = line;
@@ -2457,6 +2499,7 @@ y_quoted(struct yp *y)
 		buf_free(&b);
 		yaml_fail(y, "invalid UTF-8 in string");
 	}
+	y->live = NULL;
 	struct node *n = node_new(N_SCALAR, line);
 	n->quoted = 1;
 	n->s = buf_take(&b, &n->len);
@@ -2488,6 +2531,7 @@ y_plain(struct yp *y, int parent, int is_value)
 {
 	int line = y->line;
 	struct buf b = {0};
+	y->live = &b;
 	for (;;) {
 		const char *st = y->p;
 		int comment = 0;
@@ -2548,6 +2592,7 @@ y_plain(struct yp *y, int parent, int is_value)
 			buf_putc(&b, ' ');
 	}
 	y_check_utf8(y, &b);
+	y->live = NULL;
 	return y_scalar_node(&b, line, 0);
 }
 
@@ -2567,6 +2612,7 @@ y_block(struct yp *y, int parent)
 	y_finish_line(y);
 	int ind = explicit_ind ? (parent < 0 ? 0 : parent) + explicit_ind : -1;
 	struct buf b = {0};
+	y->live = &b;
 	int trailing = 0, prev_more = 0, first = 1;
 	while (y->p < y->end) {
 		const char *q = y->p;
@@ -2622,6 +2668,7 @@ y_block(struct yp *y, int parent)
 		for (int i = 0; i < trailing; i++)
 			buf_putc(&b, '\n');
 	y_check_utf8(y, &b);
+	y->live = NULL;
 	struct node *n = y_scalar_node(&b, line, 1);
 	return n;
 }
@@ -2852,7 +2899,8 @@ y_map(struct yp *y, int col)
 		y->p++;
 		for (size_t i = 0; i < m->n; i++)
 			if (m->k[i]->len == k->len && !memcmp(m->k[i]->s, k->s, k->len)) {
-				node_free(k);
+				if (!soft.on) /* else on the list of nodes to free */
+					node_free(k);
 				yaml_fail(y, "duplicate key");
 			}
 		struct node *v = y_value(y, col);
@@ -2932,7 +2980,7 @@ y_node(struct yp *y, int parent)
 static void
 yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 {
-	struct yp y = {file, src, src, src + n, src, 1, 0};
+	struct yp y = {file, src, src, src + n, src, 1, 0, NULL};
 	if (n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3))
 		y.p = y.ls = src + 3;
 	if (memchr(src, 0, n)) {
@@ -5789,6 +5837,38 @@ parse_stream(const char *src, size_t n, const char *file, struct docs *ds)
 		yaml_parse(src, n, file, ds);
 }
 
+/*
+ * parse_stream, but a file that is not YAML or JSON seedsec reads returns 0
+ * with the error (FILE:LINE: what) in err, everything it made freed.
+ */
+static int
+parse_stream_soft(const char *src, size_t n, const char *file, struct docs *ds, char *err,
+		  size_t errn)
+{
+	soft.on = 1;
+	soft.n = 0;
+	int ok = !setjmp(soft.jb);
+	if (ok)
+		parse_stream(src, n, file, ds);
+	soft.on = 0;
+	for (size_t i = 0; !ok && i < soft.n; i++) {
+		struct node *nd = soft.nodes[i];
+		sfree(nd->s, nd->len);
+		free(nd->k);
+		free(nd->v);
+		free(nd);
+	}
+	free(soft.nodes);
+	soft.nodes = NULL;
+	soft.n = soft.cap = 0;
+	if (!ok) {
+		free(ds->d);
+		memset(ds, 0, sizeof *ds);
+		snprintf(err, errn, "%s", soft.msg);
+	}
+	return ok;
+}
+
 /* callback for each Secret-like document; returns 0 if not handled */
 typedef int (*doc_fn)(void *ctx, struct node *obj, const char *where);
 
@@ -7817,7 +7897,7 @@ cmd_store(const struct opts *o)
 struct patch_ctx {
 	const struct opts *o;
 	struct buf out; /* the entries of the patches: list */
-	size_t entries, adds, kept, others;
+	size_t entries, adds, kept, others, skipped;
 	char **seen;    /* "Kind namespace/name" of every ExternalSecret */
 	char **seen_at; /* and where it was */
 	size_t nseen, capseen;
@@ -8005,15 +8085,44 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 	status("PATCH %s (%zu entr%s)", id, nadd, nadd == 1 ? "y" : "ies");
 }
 
+/*
+ * One manifest file. in_dir: found in a directory given on the command
+ * line, where a file that is not YAML seedsec reads (a Helm template,
+ * anchors, tags) or holds something other than objects, and that does not
+ * mention ExternalSecret anywhere, is skipped with a warning; anything
+ * else wrong is an error, as in a file named on the command line.
+ */
 static void
-patch_file(struct patch_ctx *x, const char *path)
+patch_file(struct patch_ctx *x, const char *path, int in_dir)
 {
 	size_t n;
 	char *src = read_file(path, &n, "manifest");
 	const char *label = strcmp(path, "-") ? path : "<stdin>";
 	struct docs ds = {0};
-	parse_stream(src, n, label, &ds);
+	int tolerant = in_dir && !memmem(src, n, "ExternalSecret", 14);
+	char err[700];
+	if (tolerant && !parse_stream_soft(src, n, label, &ds, err, sizeof err)) {
+		free(src);
+		warnx("%s; file skipped: seedsec patch does not read it, and it mentions no "
+		      "ExternalSecret",
+		      err);
+		x->skipped++;
+		return;
+	}
+	if (!tolerant)
+		parse_stream(src, n, label, &ds);
 	free(src);
+	for (size_t i = 0; tolerant && i < ds.n; i++) {
+		struct node *r = ds.d[i].root;
+		if (r && !scalar_is_null(r) && r->kind != N_MAP) {
+			warnx("%s:%d: not a Kubernetes object; file skipped: it mentions no "
+			      "ExternalSecret",
+			      label, node_line(r, ds.d[i].line));
+			x->skipped++;
+			docs_free(&ds);
+			return;
+		}
+	}
 	for (size_t i = 0; i < ds.n; i++) {
 		struct node *r = ds.d[i].root;
 		int line = node_line(r, ds.d[i].line);
@@ -8060,12 +8169,12 @@ cmd_patch(const struct opts *o)
 			size_t n;
 			char **files = manifest_files_in(o->args[i], &n, 0);
 			for (size_t j = 0; j < n; j++) {
-				patch_file(&x, files[j]);
+				patch_file(&x, files[j], 1);
 				free(files[j]);
 			}
 			free(files);
 		} else {
-			patch_file(&x, o->args[i]);
+			patch_file(&x, o->args[i], 0);
 		}
 	}
 	struct buf b = {0};
@@ -8082,11 +8191,15 @@ cmd_patch(const struct opts *o)
 	}
 	if (!x.nseen)
 		warnx("patch: no ExternalSecret found in the input");
+	char skipped[80] = "";
+	if (x.skipped)
+		snprintf(skipped, sizeof skipped, "; %zu file%s skipped", x.skipped,
+			 x.skipped == 1 ? "" : "s");
 	status("%zu ExternalSecret%s, %zu patch entr%s adding %zu propert%s; %zu data entr%s "
-	       "already had one; %zu other document%s left alone",
+	       "already had one; %zu other document%s left alone%s",
 	       x.nseen, x.nseen == 1 ? "" : "s", x.entries, x.entries == 1 ? "y" : "ies", x.adds,
 	       x.adds == 1 ? "y" : "ies", x.kept, x.kept == 1 ? "y" : "ies", x.others,
-	       x.others == 1 ? "" : "s");
+	       x.others == 1 ? "" : "s", skipped);
 	if (o->output && strcmp(o->output, "-"))
 		write_file_atomic(o->output, b.p, b.n, 0);
 	else
@@ -8124,7 +8237,9 @@ static const char usage_text[] =
 	"  patch DIR|FILE...  a kustomize patches: block adding remoteRef.property (--property)\n"
 	"                     to each ExternalSecret data entry without one: per ExternalSecret a\n"
 	"                     target and an RFC 6902 op list under 'patch: |-'; append it to\n"
-	"                     kustomization.yaml (DIR: its *.yaml/*.yml, sorted; not recursive)\n"
+	"                     kustomization.yaml (DIR: its *.yaml/*.yml, sorted; not recursive;\n"
+	"                     a file there it cannot read that never says ExternalSecret: a\n"
+	"                     warning, skipped)\n"
 	"  bcrypt             bcrypt of a password read from stdin (--verify HASH checks one)\n"
 	"\n"
 	"options (before or after the command):\n"
