@@ -7313,6 +7313,8 @@ struct seal_in {
 	size_t n;
 	struct docs ds;
 	int json;               /* the stream is JSON, not YAML */
+	char **files;           /* --existing DIR: its files (each document names its own) */
+	size_t nfiles, njson;   /* ... and how many of them are JSON */
 	size_t nsealed, nplain; /* SealedSecret and Secret objects seen */
 	int doc[NKEYS];         /* 1 + index of the key's SealedSecret document, or 0 */
 };
@@ -7324,6 +7326,58 @@ stream_is_json(const char *src, size_t n)
 	while (i < n && isspace((unsigned char)src[i]))
 		i++;
 	return i < n && (src[i] == '{' || src[i] == '[');
+}
+
+/* "FILE: document N (line L)" for document i of --existing */
+static void
+seal_doc_where(const struct seal_in *in, size_t i, char *out, size_t n)
+{
+	const struct doc *d = &in->ds.d[i];
+	snprintf(out, n, "%s: document %zu (line %d)", d->file ? d->file : in->label,
+		 d->file ? d->index : i + 1, d->line);
+}
+
+/*
+ * --existing DIR (a --split layout kept in git): every *.yaml, *.yml and
+ * *.json file in it, in name order, read as one stream. Each file is parsed
+ * on its own (errors name it and its line); its bytes join one buffer, a
+ * '---' put before a YAML file that does not start a document itself, and
+ * each document keeps its file, its number there and its span in the buffer.
+ */
+static void
+seal_read_dir(const char *dir, struct seal_in *in)
+{
+	in->files = manifest_files_in(dir, &in->nfiles, 1);
+	struct buf all = {0};
+	for (size_t f = 0; f < in->nfiles; f++) {
+		size_t n;
+		char *src = read_file(in->files[f], &n, "existing values");
+		size_t bom = n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3) ? 3 : 0;
+		struct docs one = {0};
+		parse_stream(src + bom, n - bom, in->files[f], &one);
+		int json = stream_is_json(src + bom, n - bom);
+		in->njson += json && one.n;
+		if (one.n && all.n && all.p[all.n - 1] != '\n')
+			buf_putc(&all, '\n');
+		if (one.n && all.n && !json &&
+		    (one.d[0].end - one.d[0].start < 3 ||
+		     memcmp(src + bom + one.d[0].start, "---", 3)))
+			buf_puts(&all, "---\n");
+		size_t base = all.n;
+		if (one.n)
+			buf_add(&all, src + bom, n - bom);
+		for (size_t j = 0; j < one.n; j++) {
+			one.d[j].start += base;
+			one.d[j].end += base;
+			one.d[j].file = in->files[f];
+			one.d[j].index = j + 1;
+			docs_push(&in->ds, one.d[j]);
+		}
+		free(one.d);
+		sfree(src, n);
+	}
+	in->src = buf_take(&all, &in->n);
+	in->json = in->njson > 0;
 }
 
 /* a plain Secret of --existing: it must name the namespace the values are sealed for */
@@ -7408,8 +7462,7 @@ seal_scan(const struct opts *o, const struct sealer *s, struct seal_in *in)
 	for (size_t i = 0; i < in->ds.n; i++) {
 		struct node *r = in->ds.d[i].root;
 		char where[PATH_MAX + 64];
-		snprintf(where, sizeof where, "%s: document %zu (line %d)", in->label, i + 1,
-			 in->ds.d[i].line);
+		seal_doc_where(in, i, where, sizeof where);
 		if (!r || scalar_is_null(r))
 			continue;
 		if (r->kind != N_MAP)
@@ -7442,6 +7495,10 @@ seal_scan(const struct opts *o, const struct sealer *s, struct seal_in *in)
 	if (in->nsealed && in->nplain)
 		fatal("%s: mixes SealedSecrets and plain Secrets; give one or the other",
 		      in->label);
+	if (in->nsealed && in->njson && in->njson < in->nfiles)
+		fatal("%s: mixes JSON and YAML files of SealedSecrets; new documents would not "
+		      "know which form to take; nothing written",
+		      in->label);
 }
 
 /*
@@ -7458,10 +7515,16 @@ seal_prepare(const struct opts *o, struct config *c, struct values *vs, struct s
 	live_values = vs;
 	collect_provided(o, vs);
 	if (o->existing) {
+		struct stat st;
 		in->label = strcmp(o->existing, "-") ? o->existing : "<stdin>";
-		in->src = read_file(o->existing, &in->n, "existing values");
-		in->json = stream_is_json(in->src, in->n);
-		parse_stream(in->src, in->n, in->label, &in->ds);
+		if (strcmp(o->existing, "-") && stat(o->existing, &st) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			seal_read_dir(o->existing, in);
+		} else {
+			in->src = read_file(o->existing, &in->n, "existing values");
+			in->json = stream_is_json(in->src, in->n);
+			parse_stream(in->src, in->n, in->label, &in->ds);
+		}
 		seal_scan(o, s, in);
 		if (!in->nsealed) {
 			existing_values(o, vs, &in->ds, in->label);
@@ -7519,7 +7582,11 @@ seal_fill(const struct opts *o, struct values *vs, const struct seal_in *in)
 		if (!in->doc[k])
 			continue;
 		char where[PATH_MAX + 64];
-		snprintf(where, sizeof where, "%s: document %d", in->label, in->doc[k]);
+		const struct doc *d = &in->ds.d[in->doc[k] - 1];
+		if (d->file)
+			snprintf(where, sizeof where, "%s: document %zu", d->file, d->index);
+		else
+			snprintf(where, sizeof where, "%s: document %d", in->label, in->doc[k]);
 		value_set(vs, k, xstrdup(""), O_EXISTING, where);
 	}
 	if (one_sealed)
@@ -7539,8 +7606,10 @@ struct seal_piece {
 /*
  * stdout or -o: the earlier sealed stream as it is, then the new documents.
  * --split DIR: one file per document; a file that already holds exactly
- * that document is left alone, any other existing file is an error.
- * Nothing is written before everything is checked.
+ * that document is left alone, any other existing file is an error. When
+ * DIR is also the --existing directory, its documents stay in the files
+ * they were read from and only new ones get files. Nothing is written
+ * before everything is checked.
  */
 static void
 seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs, const char **names,
@@ -7591,7 +7660,8 @@ seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
 		size_t np = 0, cap = n + in->nsealed;
 		struct seal_piece *pc = xcalloc(cap ? cap : 1, sizeof *pc);
 		struct buf *ob = xcalloc(in->ds.n ? in->ds.n : 1, sizeof *ob);
-		for (size_t i = 0; in->nsealed && i < in->ds.n; i++) {
+		int home = in->files && same_file(o->split, o->existing);
+		for (size_t i = 0; in->nsealed && !home && i < in->ds.n; i++) {
 			struct node *r = in->ds.d[i].root;
 			const char *kind = r ? map_str(r, "kind") : NULL;
 			if (!kind || strcmp(kind, "SealedSecret"))
@@ -7664,10 +7734,13 @@ seal_run(const struct opts *o, int rotate)
 	if (!o->cert)
 		fatal("seal needs --cert FILE (the controller's certificate: kubeseal --fetch-cert "
 		      "> cert.pem)");
-	if (rotate && (!o->existing || o->split))
+	struct stat est;
+	if (rotate &&
+	    (!o->existing || o->split ||
+	     (strcmp(o->existing, "-") && stat(o->existing, &est) == 0 && S_ISDIR(est.st_mode))))
 		fatal("reset-dex-admin --cert rotates the pair inside a sealed file: give it as "
-		      "--existing FILE (and -o FILE to rewrite it in place); --split is not "
-		      "supported");
+		      "--existing FILE (and -o FILE to rewrite it in place); --split and a "
+		      "directory are not supported");
 	if (o->format == FMT_LIST)
 		fatal("seal: --format yaml or json (a v1 List is for kubectl, not for sealed "
 		      "files)");
@@ -7736,6 +7809,9 @@ seal_run(const struct opts *o, int rotate)
 	if (in.src)
 		sfree(in.src, in.n);
 	docs_free(&in.ds);
+	for (size_t i = 0; i < in.nfiles; i++)
+		free(in.files[i]);
+	free(in.files);
 	mbedtls_pk_free(&s.pk);
 	command_done(&c, &vs);
 	return code;
@@ -8250,8 +8326,9 @@ static const char usage_text[] =
 	"  --all                  every gate on\n"
 	"  --value KEY=@PATH      a key's value from a file (@- is stdin); never on the command "
 	"line\n"
-	"  --existing FILE|-      earlier values (render/kubectl output, or SealedSecrets for "
-	"seal)\n"
+	"  --existing FILE|DIR|-  earlier values (render/kubectl output, or SealedSecrets for "
+	"seal;\n"
+	"                         DIR: its *.yaml/*.yml/*.json files, as --split wrote them)\n"
 	"  --format yaml|json|list   output form (list: a v1 List, for kubectl only)\n"
 	"  -o, --output FILE      write atomically, mode 0600\n"
 	"  --split DIR            one file per object\n"
