@@ -26,9 +26,16 @@ gsm_ctl POST preload @preload.json > /dev/null
 same "setup: 150 and 230 versions preloaded" "150 230" \
     "$(q 'str(len(versions("litellm-salt-key"))) + " " + str(len(versions("vllm-api-key")))')"
 same "the fake pages like GSM: pageSize 100 gives 100 versions and a nextPageToken" "100 True" \
-    "$(curl -sS --cacert "$FAKE_GSM_CA" -H "Authorization: Bearer $FAKE_GSM_TOKEN" \
-        "${FAKE_GSM_URL%/}/v1/projects/ai-lab/secrets/litellm-salt-key/versions?pageSize=100" |
-        $PY -c 'import json,sys; d=json.load(sys.stdin); print(len(d["versions"]), bool(d.get("nextPageToken")))')"
+    "$($PY - "$FAKE_GSM_CA" "$FAKE_GSM_TOKEN" "${FAKE_GSM_URL%/}/v1/projects/ai-lab/secrets/litellm-salt-key/versions?pageSize=100" <<'PYEOF'
+import json, ssl, sys, urllib.request
+ca, tok, url = sys.argv[1:4]
+req = urllib.request.Request(url, headers={"Authorization": "Bearer " + tok})
+opener = urllib.request.build_opener(urllib.request.ProxyHandler({}),
+                                     urllib.request.HTTPSHandler(context=ssl.create_default_context(cafile=ca)))
+d = json.load(opener.open(req))
+print(len(d["versions"]), bool(d.get("nextPageToken")))
+PYEOF
+)"
 
 # check, before push: the enabled v1 behind 149 disabled versions is seen
 "$SEEDSEC" -c "$CONFIG" check "${G[@]}" > /dev/null 2> check1.err
