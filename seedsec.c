@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #include <ctype.h>
 #include <dirent.h>
+#include <setjmp.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -155,7 +156,6 @@ static void cleanup_secrets(void);
 
 #ifdef SEEDSEC_FUZZ
 /* tests/fuzz/: an error exit is an expected outcome; the harness catches it */
-#include <setjmp.h>
 static jmp_buf *fuzz_die_jmp;
 #endif
 
@@ -655,12 +655,36 @@ struct node {
 	struct node **k, **v;
 };
 
+/*
+ * A tolerant parse (patch DIR: a file there need not be meant for seedsec):
+ * a YAML or JSON error jumps back to parse_stream_soft with its message
+ * instead of exiting, and every node made so far is freed from this list.
+ */
+static struct {
+	int on;
+	jmp_buf jb;
+	char msg[640];
+	struct node **nodes;
+	size_t n, cap;
+} soft;
+
 static struct node *
 node_new(enum nkind kind, int line)
 {
 	struct node *n = xcalloc(1, sizeof *n);
 	n->kind = kind;
 	n->line = line;
+	if (soft.on) {
+		if (soft.n == soft.cap) {
+			soft.cap = soft.cap ? soft.cap * 2 : 64;
+			struct node **nv = xcalloc(soft.cap, sizeof *nv);
+			if (soft.n)
+				memcpy(nv, soft.nodes, soft.n * sizeof *nv);
+			free(soft.nodes);
+			soft.nodes = nv;
+		}
+		soft.nodes[soft.n++] = n;
+	}
 	return n;
 }
 
@@ -1829,10 +1853,18 @@ json_emit(struct buf *b, const struct node *n, int depth)
 struct jp {
 	const char *file, *s, *p, *end;
 	int line, depth;
+	struct buf *live; /* the string being read: freed on an error */
 };
 
 static void __attribute__((noreturn)) json_fail(struct jp *j, const char *what)
 {
+	if (j->live)
+		buf_free(j->live);
+	if (soft.on) {
+		snprintf(soft.msg, sizeof soft.msg, "%s:%d: invalid JSON: %s", j->file, j->line,
+			 what);
+		longjmp(soft.jb, 1);
+	}
 	fatal("%s:%d: invalid JSON: %s", j->file, j->line, what);
 }
 
@@ -1896,6 +1928,7 @@ json_str(struct jp *j)
 {
 	int line = j->line;
 	struct buf b = {0};
+	j->live = &b;
 	j->p++;
 	for (;;) {
 		if (j->p >= j->end) {
@@ -1948,6 +1981,7 @@ json_str(struct jp *j)
 		buf_free(&b);
 		json_fail(j, "invalid UTF-8 in string");
 	}
+	j->live = NULL;
 	struct node *n = node_new(N_SCALAR, line);
 	n->quoted = 1;
 	n->s = buf_take(&b, &n->len);
@@ -2055,7 +2089,7 @@ json_value(struct jp *j)
 static void
 json_parse(const char *src, size_t n, const char *file, struct docs *out)
 {
-	struct jp j = {file, src, src, src + n, 1, 0};
+	struct jp j = {file, src, src, src + n, 1, 0, NULL};
 	if (n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3))
 		j.p += 3; /* a BOM, as parse_stream allows (Windows tools write one) */
 	for (;;) {
@@ -2220,10 +2254,17 @@ yaml_doc(struct buf *b, const struct node *n)
 struct yp {
 	const char *file, *s, *p, *end, *ls;
 	int line, depth;
+	struct buf *live; /* the scalar being read: freed on an error */
 };
 
 static void __attribute__((noreturn)) yaml_fail(struct yp *y, const char *what)
 {
+	if (y->live)
+		buf_free(y->live);
+	if (soft.on) {
+		snprintf(soft.msg, sizeof soft.msg, "%s:%d: %s", y->file, y->line, what);
+		longjmp(soft.jb, 1);
+	}
 	fatal("%s:%d: %s", y->file, y->line, what);
 }
 
@@ -2346,6 +2387,7 @@ y_quoted(struct yp *y)
 	char q = *y->p++;
 	int line = y->line;
 	struct buf b = {0};
+	y->live = &b;
 	for (;;) {
 		if (y->p >= y->end) {
 			y->line = line;
@@ -2457,6 +2499,7 @@ y_quoted(struct yp *y)
 		buf_free(&b);
 		yaml_fail(y, "invalid UTF-8 in string");
 	}
+	y->live = NULL;
 	struct node *n = node_new(N_SCALAR, line);
 	n->quoted = 1;
 	n->s = buf_take(&b, &n->len);
@@ -2488,6 +2531,7 @@ y_plain(struct yp *y, int parent, int is_value)
 {
 	int line = y->line;
 	struct buf b = {0};
+	y->live = &b;
 	for (;;) {
 		const char *st = y->p;
 		int comment = 0;
@@ -2548,6 +2592,7 @@ y_plain(struct yp *y, int parent, int is_value)
 			buf_putc(&b, ' ');
 	}
 	y_check_utf8(y, &b);
+	y->live = NULL;
 	return y_scalar_node(&b, line, 0);
 }
 
@@ -2567,6 +2612,7 @@ y_block(struct yp *y, int parent)
 	y_finish_line(y);
 	int ind = explicit_ind ? (parent < 0 ? 0 : parent) + explicit_ind : -1;
 	struct buf b = {0};
+	y->live = &b;
 	int trailing = 0, prev_more = 0, first = 1;
 	while (y->p < y->end) {
 		const char *q = y->p;
@@ -2622,6 +2668,7 @@ y_block(struct yp *y, int parent)
 		for (int i = 0; i < trailing; i++)
 			buf_putc(&b, '\n');
 	y_check_utf8(y, &b);
+	y->live = NULL;
 	struct node *n = y_scalar_node(&b, line, 1);
 	return n;
 }
@@ -2852,7 +2899,8 @@ y_map(struct yp *y, int col)
 		y->p++;
 		for (size_t i = 0; i < m->n; i++)
 			if (m->k[i]->len == k->len && !memcmp(m->k[i]->s, k->s, k->len)) {
-				node_free(k);
+				if (!soft.on) /* else on the list of nodes to free */
+					node_free(k);
 				yaml_fail(y, "duplicate key");
 			}
 		struct node *v = y_value(y, col);
@@ -2932,7 +2980,7 @@ y_node(struct yp *y, int parent)
 static void
 yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 {
-	struct yp y = {file, src, src, src + n, src, 1, 0};
+	struct yp y = {file, src, src, src + n, src, 1, 0, NULL};
 	if (n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3))
 		y.p = y.ls = src + 3;
 	if (memchr(src, 0, n)) {
@@ -4545,17 +4593,18 @@ metadata_project(struct http *h)
 
 /*
  * Google Secret Manager, create-if-absent. Per key, in contract order: list
- * the versions (one request: 404 = no secret, {} = no version, newest
- * first otherwise), then create the secret and/or add a version, restore a
+ * the versions (404 = no secret, {} = no version, newest first otherwise,
+ * page by page up to the newest ENABLED one), then create the secret and/or add a version, restore a
  * disabled latest from the newest enabled version, or report. Values are
  * read (versions/N:access) only to verify the Dex pair or to restore.
  */
 
 #define GSM_ENDPOINT  "https://secretmanager.googleapis.com"
-#define GSM_ATTEMPTS  6    /* per call: the first try and 5 retries */
-#define GSM_AMBIGUOUS (-1) /* a non-idempotent call may or may not have happened */
-#define GSM_LATE      (-2) /* ... and the server may still be working on it */
-#define GSM_LIST_MAX  100  /* versions looked at per page */
+#define GSM_ATTEMPTS  6      /* per call: the first try and 5 retries */
+#define GSM_AMBIGUOUS (-1)   /* a non-idempotent call may or may not have happened */
+#define GSM_LATE      (-2)   /* ... and the server may still be working on it */
+#define GSM_LIST_MAX  100    /* versions asked for per page */
+#define GSM_PAGES_MAX 100000 /* pages of one listing before giving up */
 
 /* CRC-32C (Castagnoli, reflected 0x82f63b78): GSM's payload checksum */
 static uint32_t
@@ -4805,22 +4854,28 @@ version_num(const char *name)
 }
 
 /*
- * The versions of key k, newest first; stops after the first ENABLED one
- * unless all is set (then up to max). Returns the count; *exists is 0 for
- * a 404 (no such secret).
+ * The versions of key k, newest first, page by page (GSM pages a long
+ * history: nextPageToken), each handed to each() once the page has been
+ * read and freed, so each() may make requests of its own; a nonzero return
+ * stops the listing. Memory is bounded by one page, not by the history.
+ * Returns 0 for a 404 (no such secret), 1 otherwise.
  */
 struct gver {
 	long num;
 	char state[16];
 };
+typedef int (*gsm_each_fn)(struct gsm *g, int k, const struct gver *v, void *ctx);
 
-static size_t
-gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exists)
+static int
+gsm_list(struct gsm *g, int k, gsm_each_fn each, void *ctx)
 {
 	char token[512] = "", rel[800];
-	size_t n = 0;
-	*exists = 1;
-	for (int page = 0; page < 1000; page++) {
+	for (long page = 0;; page++) {
+		if (page >= GSM_PAGES_MAX)
+			gsm_fail(g,
+				 "GET secrets/%s/versions: more than %d pages of versions; "
+				 "stopped rather than judge the secret on part of its history",
+				 keys[k].name, GSM_PAGES_MAX);
 		snprintf(rel, sizeof rel, "secrets/%s/versions?pageSize=%d%s%s", keys[k].name,
 			 GSM_LIST_MAX, *token ? "&pageToken=" : "", token);
 		struct http_resp r;
@@ -4828,7 +4883,6 @@ gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exist
 		/* GSM's NOT_FOUND is JSON; an HTML 404 means a wrong endpoint or path */
 		if (st == 404 && page == 0 && strstr(r.ctype, "json")) {
 			http_resp_free(&r);
-			*exists = 0;
 			return 0;
 		}
 		if (st != 200)
@@ -4841,31 +4895,25 @@ gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exist
 			gsm_fail(g, "GET %s: not a list of versions (is the endpoint %s right?)",
 				 rel, g->endpoint);
 		}
-		int stop = 0;
-		for (size_t i = 0; vl && i < vl->n && !stop; i++) {
+		size_t cnt = vl ? vl->n : 0;
+		struct gver *v = xmalloc((cnt ? cnt : 1) * sizeof *v);
+		for (size_t i = 0; i < cnt; i++) {
 			const char *name = map_str(vl->v[i], "name"),
 				   *state = map_str(vl->v[i], "state");
-			long num = version_num(name);
-			if (!num || !state) {
+			v[i].num = version_num(name);
+			if (!v[i].num || !state) {
+				free(v);
 				node_free(j);
 				gsm_fail(g, "GET %s: a version without a usable name or state",
 					 rel);
 			}
-			if (n < max) {
-				out[n].num = num;
-				snprintf(out[n].state, sizeof out[n].state, "%s", state);
-				n++;
-			}
-			if (!all && !strcmp(state, "ENABLED"))
-				stop = 1;
+			snprintf(v[i].state, sizeof v[i].state, "%s", state);
 		}
 		const char *next = map_str(j, "nextPageToken");
-		if (stop || n >= max || !next || !*next) {
-			node_free(j);
-			break;
-		}
+		char prev[sizeof token];
+		memcpy(prev, token, sizeof prev);
 		size_t o = 0;
-		for (const char *p = next; *p && o + 4 < sizeof token; p++) {
+		for (const char *p = next; p && *p && o + 4 < sizeof token; p++) {
 			if (isalnum((unsigned char)*p) || *p == '-' || *p == '_' || *p == '.')
 				token[o++] = *p;
 			else
@@ -4873,25 +4921,45 @@ gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exist
 						      (unsigned char)*p);
 		}
 		token[o] = 0;
+		int more = next && *next;
+		if (more && (strlen(next) * 3 >= sizeof token || !strcmp(prev, token))) {
+			free(v);
+			node_free(j);
+			gsm_fail(g, "GET %s: %s page token", rel,
+				 strcmp(prev, token) ? "an overlong" : "a repeated");
+		}
 		node_free(j);
+		int stop = 0;
+		for (size_t i = 0; i < cnt && !stop; i++)
+			stop = each(g, k, &v[i], ctx);
+		free(v);
+		if (stop || !more)
+			return 1;
 	}
-	return n;
+}
+
+/* newest first: the first version is the latest, the first ENABLED one the
+ * newest enabled; nothing after it matters */
+static int
+inspect_each(struct gsm *g, int k, const struct gver *v, void *ctx)
+{
+	(void)g;
+	(void)k;
+	struct gkey *gk = ctx;
+	if (v->num > gk->latest) {
+		gk->latest = v->num;
+		snprintf(gk->latest_state, sizeof gk->latest_state, "%s", v->state);
+	}
+	if (!strcmp(v->state, "ENABLED") && v->num > gk->enabled)
+		gk->enabled = v->num;
+	return gk->enabled > 0;
 }
 
 static void
 gsm_inspect(struct gsm *g, int k, struct gkey *gk)
 {
-	struct gver v[GSM_LIST_MAX];
 	memset(gk, 0, sizeof *gk);
-	size_t n = gsm_list(g, k, v, GSM_LIST_MAX, 0, &gk->exists);
-	for (size_t i = 0; i < n; i++) {
-		if (v[i].num > gk->latest) {
-			gk->latest = v[i].num;
-			snprintf(gk->latest_state, sizeof gk->latest_state, "%s", v[i].state);
-		}
-		if (!strcmp(v[i].state, "ENABLED") && v[i].num > gk->enabled)
-			gk->enabled = v[i].num;
-	}
+	gk->exists = gsm_list(g, k, inspect_each, gk);
 }
 
 /* the bytes of version ver of key k (a secret: the caller wipes them) */
@@ -4991,23 +5059,38 @@ gsm_first_wins(struct gsm *g, int k, long mine, const char *v, size_t n, long *r
  * After an addVersion that may or may not have happened: is there a version
  * newer than known_latest holding exactly these bytes? Its number, or 0.
  */
+struct find_added {
+	const char *v;
+	size_t n;
+	uint32_t crc;
+	long known_latest, found;
+};
+
+/* newest first: once a version is not newer than known_latest, none after it is */
+static int
+find_added_each(struct gsm *g, int k, const struct gver *ver, void *ctx)
+{
+	struct find_added *fa = ctx;
+	if (ver->num <= fa->known_latest)
+		return 1;
+	if (strcmp(ver->state, "ENABLED"))
+		return 0;
+	size_t m;
+	char *got = gsm_access(g, k, ver->num, &m);
+	int same = m == fa->n && crc32c((unsigned char *)got, m) == fa->crc &&
+		   !memcmp(got, fa->v, fa->n);
+	sfree(got, m);
+	if (same)
+		fa->found = ver->num;
+	return same;
+}
+
 static long
 gsm_find_added(struct gsm *g, int k, const char *v, size_t n, uint32_t crc, long known_latest)
 {
-	struct gver vs[GSM_LIST_MAX];
-	int exists;
-	size_t cnt = gsm_list(g, k, vs, GSM_LIST_MAX, 1, &exists);
-	for (size_t i = 0; i < cnt; i++) {
-		if (vs[i].num <= known_latest || strcmp(vs[i].state, "ENABLED"))
-			continue;
-		size_t m;
-		char *got = gsm_access(g, k, vs[i].num, &m);
-		int same = m == n && crc32c((unsigned char *)got, m) == crc && !memcmp(got, v, n);
-		sfree(got, m);
-		if (same)
-			return vs[i].num;
-	}
-	return 0;
+	struct find_added fa = {v, n, crc, known_latest, 0};
+	gsm_list(g, k, find_added_each, &fa);
+	return fa.found;
 }
 
 /* add a version holding v; its number. Never adds the same bytes twice. */
@@ -5824,6 +5907,38 @@ parse_stream(const char *src, size_t n, const char *file, struct docs *ds)
 		json_parse(src, n, file, ds);
 	else
 		yaml_parse(src, n, file, ds);
+}
+
+/*
+ * parse_stream, but a file that is not YAML or JSON seedsec reads returns 0
+ * with the error (FILE:LINE: what) in err, everything it made freed.
+ */
+static int
+parse_stream_soft(const char *src, size_t n, const char *file, struct docs *ds, char *err,
+		  size_t errn)
+{
+	soft.on = 1;
+	soft.n = 0;
+	int ok = !setjmp(soft.jb);
+	if (ok)
+		parse_stream(src, n, file, ds);
+	soft.on = 0;
+	for (size_t i = 0; !ok && i < soft.n; i++) {
+		struct node *nd = soft.nodes[i];
+		sfree(nd->s, nd->len);
+		free(nd->k);
+		free(nd->v);
+		free(nd);
+	}
+	free(soft.nodes);
+	soft.nodes = NULL;
+	soft.n = soft.cap = 0;
+	if (!ok) {
+		free(ds->d);
+		memset(ds, 0, sizeof *ds);
+		snprintf(err, errn, "%s", soft.msg);
+	}
+	return ok;
 }
 
 /* callback for each Secret-like document; returns 0 if not handled */
@@ -7316,6 +7431,8 @@ struct seal_in {
 	size_t n;
 	struct docs ds;
 	int json;               /* the stream is JSON, not YAML */
+	char **files;           /* --existing DIR: its files (each document names its own) */
+	size_t nfiles, njson;   /* ... and how many of them are JSON */
 	size_t nsealed, nplain; /* SealedSecret and Secret objects seen */
 	int doc[NKEYS];         /* 1 + index of the key's SealedSecret document, or 0 */
 };
@@ -7327,6 +7444,58 @@ stream_is_json(const char *src, size_t n)
 	while (i < n && isspace((unsigned char)src[i]))
 		i++;
 	return i < n && (src[i] == '{' || src[i] == '[');
+}
+
+/* "FILE: document N (line L)" for document i of --existing */
+static void
+seal_doc_where(const struct seal_in *in, size_t i, char *out, size_t n)
+{
+	const struct doc *d = &in->ds.d[i];
+	snprintf(out, n, "%s: document %zu (line %d)", d->file ? d->file : in->label,
+		 d->file ? d->index : i + 1, d->line);
+}
+
+/*
+ * --existing DIR (a --split layout kept in git): every *.yaml, *.yml and
+ * *.json file in it, in name order, read as one stream. Each file is parsed
+ * on its own (errors name it and its line); its bytes join one buffer, a
+ * '---' put before a YAML file that does not start a document itself, and
+ * each document keeps its file, its number there and its span in the buffer.
+ */
+static void
+seal_read_dir(const char *dir, struct seal_in *in)
+{
+	in->files = manifest_files_in(dir, &in->nfiles, 1);
+	struct buf all = {0};
+	for (size_t f = 0; f < in->nfiles; f++) {
+		size_t n;
+		char *src = read_file(in->files[f], &n, "existing values");
+		size_t bom = n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3) ? 3 : 0;
+		struct docs one = {0};
+		parse_stream(src + bom, n - bom, in->files[f], &one);
+		int json = stream_is_json(src + bom, n - bom);
+		in->njson += json && one.n;
+		if (one.n && all.n && all.p[all.n - 1] != '\n')
+			buf_putc(&all, '\n');
+		if (one.n && all.n && !json &&
+		    (one.d[0].end - one.d[0].start < 3 ||
+		     memcmp(src + bom + one.d[0].start, "---", 3)))
+			buf_puts(&all, "---\n");
+		size_t base = all.n;
+		if (one.n)
+			buf_add(&all, src + bom, n - bom);
+		for (size_t j = 0; j < one.n; j++) {
+			one.d[j].start += base;
+			one.d[j].end += base;
+			one.d[j].file = in->files[f];
+			one.d[j].index = j + 1;
+			docs_push(&in->ds, one.d[j]);
+		}
+		free(one.d);
+		sfree(src, n);
+	}
+	in->src = buf_take(&all, &in->n);
+	in->json = in->njson > 0;
 }
 
 /* a plain Secret of --existing: it must name the namespace the values are sealed for */
@@ -7411,8 +7580,7 @@ seal_scan(const struct opts *o, const struct sealer *s, struct seal_in *in)
 	for (size_t i = 0; i < in->ds.n; i++) {
 		struct node *r = in->ds.d[i].root;
 		char where[PATH_MAX + 64];
-		snprintf(where, sizeof where, "%s: document %zu (line %d)", in->label, i + 1,
-			 in->ds.d[i].line);
+		seal_doc_where(in, i, where, sizeof where);
 		if (!r || scalar_is_null(r))
 			continue;
 		if (r->kind != N_MAP)
@@ -7445,6 +7613,10 @@ seal_scan(const struct opts *o, const struct sealer *s, struct seal_in *in)
 	if (in->nsealed && in->nplain)
 		fatal("%s: mixes SealedSecrets and plain Secrets; give one or the other",
 		      in->label);
+	if (in->nsealed && in->njson && in->njson < in->nfiles)
+		fatal("%s: mixes JSON and YAML files of SealedSecrets; new documents would not "
+		      "know which form to take; nothing written",
+		      in->label);
 }
 
 /*
@@ -7461,10 +7633,16 @@ seal_prepare(const struct opts *o, struct config *c, struct values *vs, struct s
 	live_values = vs;
 	collect_provided(o, vs);
 	if (o->existing) {
+		struct stat st;
 		in->label = strcmp(o->existing, "-") ? o->existing : "<stdin>";
-		in->src = read_file(o->existing, &in->n, "existing values");
-		in->json = stream_is_json(in->src, in->n);
-		parse_stream(in->src, in->n, in->label, &in->ds);
+		if (strcmp(o->existing, "-") && stat(o->existing, &st) == 0 &&
+		    S_ISDIR(st.st_mode)) {
+			seal_read_dir(o->existing, in);
+		} else {
+			in->src = read_file(o->existing, &in->n, "existing values");
+			in->json = stream_is_json(in->src, in->n);
+			parse_stream(in->src, in->n, in->label, &in->ds);
+		}
 		seal_scan(o, s, in);
 		if (!in->nsealed) {
 			existing_values(o, vs, &in->ds, in->label);
@@ -7522,7 +7700,11 @@ seal_fill(const struct opts *o, struct values *vs, const struct seal_in *in)
 		if (!in->doc[k])
 			continue;
 		char where[PATH_MAX + 64];
-		snprintf(where, sizeof where, "%s: document %d", in->label, in->doc[k]);
+		const struct doc *d = &in->ds.d[in->doc[k] - 1];
+		if (d->file)
+			snprintf(where, sizeof where, "%s: document %zu", d->file, d->index);
+		else
+			snprintf(where, sizeof where, "%s: document %d", in->label, in->doc[k]);
 		value_set(vs, k, xstrdup(""), O_EXISTING, where);
 	}
 	if (one_sealed)
@@ -7542,8 +7724,10 @@ struct seal_piece {
 /*
  * stdout or -o: the earlier sealed stream as it is, then the new documents.
  * --split DIR: one file per document; a file that already holds exactly
- * that document is left alone, any other existing file is an error.
- * Nothing is written before everything is checked.
+ * that document is left alone, any other existing file is an error. When
+ * DIR is also the --existing directory, its documents stay in the files
+ * they were read from and only new ones get files. Nothing is written
+ * before everything is checked.
  */
 static void
 seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs, const char **names,
@@ -7594,7 +7778,8 @@ seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
 		size_t np = 0, cap = n + in->nsealed;
 		struct seal_piece *pc = xcalloc(cap ? cap : 1, sizeof *pc);
 		struct buf *ob = xcalloc(in->ds.n ? in->ds.n : 1, sizeof *ob);
-		for (size_t i = 0; in->nsealed && i < in->ds.n; i++) {
+		int home = in->files && same_file(o->split, o->existing);
+		for (size_t i = 0; in->nsealed && !home && i < in->ds.n; i++) {
 			struct node *r = in->ds.d[i].root;
 			const char *kind = r ? map_str(r, "kind") : NULL;
 			if (!kind || strcmp(kind, "SealedSecret"))
@@ -7667,10 +7852,13 @@ seal_run(const struct opts *o, int rotate)
 	if (!o->cert)
 		fatal("seal needs --cert FILE (the controller's certificate: kubeseal --fetch-cert "
 		      "> cert.pem)");
-	if (rotate && (!o->existing || o->split))
+	struct stat est;
+	if (rotate &&
+	    (!o->existing || o->split ||
+	     (strcmp(o->existing, "-") && stat(o->existing, &est) == 0 && S_ISDIR(est.st_mode))))
 		fatal("reset-dex-admin --cert rotates the pair inside a sealed file: give it as "
-		      "--existing FILE (and -o FILE to rewrite it in place); --split is not "
-		      "supported");
+		      "--existing FILE (and -o FILE to rewrite it in place); --split and a "
+		      "directory are not supported");
 	if (o->format == FMT_LIST)
 		fatal("seal: --format yaml or json (a v1 List is for kubectl, not for sealed "
 		      "files)");
@@ -7739,6 +7927,9 @@ seal_run(const struct opts *o, int rotate)
 	if (in.src)
 		sfree(in.src, in.n);
 	docs_free(&in.ds);
+	for (size_t i = 0; i < in.nfiles; i++)
+		free(in.files[i]);
+	free(in.files);
 	mbedtls_pk_free(&s.pk);
 	command_done(&c, &vs);
 	return code;
@@ -7900,7 +8091,7 @@ cmd_store(const struct opts *o)
 struct patch_ctx {
 	const struct opts *o;
 	struct buf out; /* the entries of the patches: list */
-	size_t entries, adds, kept, others;
+	size_t entries, adds, kept, others, skipped;
 	char **seen;    /* "Kind namespace/name" of every ExternalSecret */
 	char **seen_at; /* and where it was */
 	size_t nseen, capseen;
@@ -8088,15 +8279,44 @@ patch_object(struct patch_ctx *x, struct node *obj, const char *file, int line)
 	status("PATCH %s (%zu entr%s)", id, nadd, nadd == 1 ? "y" : "ies");
 }
 
+/*
+ * One manifest file. in_dir: found in a directory given on the command
+ * line, where a file that is not YAML seedsec reads (a Helm template,
+ * anchors, tags) or holds something other than objects, and that does not
+ * mention ExternalSecret anywhere, is skipped with a warning; anything
+ * else wrong is an error, as in a file named on the command line.
+ */
 static void
-patch_file(struct patch_ctx *x, const char *path)
+patch_file(struct patch_ctx *x, const char *path, int in_dir)
 {
 	size_t n;
 	char *src = read_file(path, &n, "manifest");
 	const char *label = strcmp(path, "-") ? path : "<stdin>";
 	struct docs ds = {0};
-	parse_stream(src, n, label, &ds);
+	int tolerant = in_dir && !memmem(src, n, "ExternalSecret", 14);
+	char err[700];
+	if (tolerant && !parse_stream_soft(src, n, label, &ds, err, sizeof err)) {
+		free(src);
+		warnx("%s; file skipped: seedsec patch does not read it, and it mentions no "
+		      "ExternalSecret",
+		      err);
+		x->skipped++;
+		return;
+	}
+	if (!tolerant)
+		parse_stream(src, n, label, &ds);
 	free(src);
+	for (size_t i = 0; tolerant && i < ds.n; i++) {
+		struct node *r = ds.d[i].root;
+		if (r && !scalar_is_null(r) && r->kind != N_MAP) {
+			warnx("%s:%d: not a Kubernetes object; file skipped: it mentions no "
+			      "ExternalSecret",
+			      label, node_line(r, ds.d[i].line));
+			x->skipped++;
+			docs_free(&ds);
+			return;
+		}
+	}
 	for (size_t i = 0; i < ds.n; i++) {
 		struct node *r = ds.d[i].root;
 		int line = node_line(r, ds.d[i].line);
@@ -8143,12 +8363,12 @@ cmd_patch(const struct opts *o)
 			size_t n;
 			char **files = manifest_files_in(o->args[i], &n, 0);
 			for (size_t j = 0; j < n; j++) {
-				patch_file(&x, files[j]);
+				patch_file(&x, files[j], 1);
 				free(files[j]);
 			}
 			free(files);
 		} else {
-			patch_file(&x, o->args[i]);
+			patch_file(&x, o->args[i], 0);
 		}
 	}
 	struct buf b = {0};
@@ -8165,11 +8385,15 @@ cmd_patch(const struct opts *o)
 	}
 	if (!x.nseen)
 		warnx("patch: no ExternalSecret found in the input");
+	char skipped[80] = "";
+	if (x.skipped)
+		snprintf(skipped, sizeof skipped, "; %zu file%s skipped", x.skipped,
+			 x.skipped == 1 ? "" : "s");
 	status("%zu ExternalSecret%s, %zu patch entr%s adding %zu propert%s; %zu data entr%s "
-	       "already had one; %zu other document%s left alone",
+	       "already had one; %zu other document%s left alone%s",
 	       x.nseen, x.nseen == 1 ? "" : "s", x.entries, x.entries == 1 ? "y" : "ies", x.adds,
 	       x.adds == 1 ? "y" : "ies", x.kept, x.kept == 1 ? "y" : "ies", x.others,
-	       x.others == 1 ? "" : "s");
+	       x.others == 1 ? "" : "s", skipped);
 	if (o->output && strcmp(o->output, "-"))
 		write_file_atomic(o->output, b.p, b.n, 0);
 	else
@@ -8207,7 +8431,9 @@ static const char usage_text[] =
 	"  patch DIR|FILE...  a kustomize patches: block adding remoteRef.property (--property)\n"
 	"                     to each ExternalSecret data entry without one: per ExternalSecret a\n"
 	"                     target and an RFC 6902 op list under 'patch: |-'; append it to\n"
-	"                     kustomization.yaml (DIR: its *.yaml/*.yml, sorted; not recursive)\n"
+	"                     kustomization.yaml (DIR: its *.yaml/*.yml, sorted; not recursive;\n"
+	"                     a file there it cannot read that never says ExternalSecret: a\n"
+	"                     warning, skipped)\n"
 	"  bcrypt             bcrypt of a password read from stdin (--verify HASH checks one)\n"
 	"\n"
 	"options (before or after the command):\n"
@@ -8218,8 +8444,9 @@ static const char usage_text[] =
 	"  --all                  every gate on\n"
 	"  --value KEY=@PATH      a key's value from a file (@- is stdin); never on the command "
 	"line\n"
-	"  --existing FILE|-      earlier values (render/kubectl output, or SealedSecrets for "
-	"seal)\n"
+	"  --existing FILE|DIR|-  earlier values (render/kubectl output, or SealedSecrets for "
+	"seal;\n"
+	"                         DIR: its *.yaml/*.yml/*.json files, as --split wrote them)\n"
 	"  --format yaml|json|list   output form (list: a v1 List, for kubectl only)\n"
 	"  -o, --output FILE      write atomically, mode 0600\n"
 	"  --split DIR            one file per object\n"

@@ -820,6 +820,7 @@ class Gsm:
             raise ApiError(400, "Invalid page size or page token.")
         if size < 0 or start < 0:
             raise ApiError(400, "Invalid page size or page token.")
+        size = min(size, 25000)  # GSM caps pageSize at 25000
         end = len(items) if size == 0 else min(len(items), start + size)
         out = {}
         if items[start:end]:

@@ -253,6 +253,75 @@ cp "$ES/serving_kserve_externalsecret.yaml" "$T/nl/$(printf 'a\nb').yaml"
 check "a line break in a file name does not break the block" \
     sh -c "'$SEEDSEC' -q patch '$T/nl' | $PY -c 'import sys, yaml; assert len(yaml.safe_load(sys.stdin)[\"patches\"]) == 1'"
 
+# ---- patch DIR next to files it cannot read ------------------------------
+# a directory of manifests also holds a ConfigMap with !!binary, a values file with
+# anchors and a merge key, a Helm template, a file that is no object: each skipped with one
+# warning naming FILE:LINE, as long as it mentions no ExternalSecret; the block is the same
+mkdir -p "$T/junk"
+cp "$ES"/*.yaml "$T/junk/"
+expect_exit 0 "junk dir, before: the copies alone" to "$T/junk0.out" "$T/junk0.err" "$SEEDSEC" patch "$T/junk"
+cat > "$T/junk/00-configmap-binary.yaml" <<'Y'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: logo
+  namespace: web
+binaryData:
+  logo.png: !!binary |
+    iVBORw0KGgo=
+Y
+cat > "$T/junk/values.yaml" <<'Y'
+defaults: &defaults
+  replicas: 1
+  image: registry.example/app:1.0
+prod:
+  <<: *defaults
+  replicas: 3
+Y
+cat > "$T/junk/zz-helm-configmap.yml" <<'Y'
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-config
+data:
+  a: b
+Y
+printf -- '- one\n- two\n' > "$T/junk/list-of-strings.yaml"
+expect_exit 0 "patch DIR skips files it cannot read that mention no ExternalSecret" \
+    to "$T/junk.out" "$T/junk.err" "$SEEDSEC" patch "$T/junk"
+check "patch DIR with unreadable neighbours: the same block, byte for byte" cmp -s "$T/junk0.out" "$T/junk.out"
+check "skipped: !!binary, FILE:LINE" \
+    grep -qE "^seedsec: warning: $T/junk/00-configmap-binary.yaml:7: tags are not supported; file skipped" "$T/junk.err"
+check "skipped: anchors, FILE:LINE" \
+    grep -qE "^seedsec: warning: $T/junk/values.yaml:1: anchors are not supported; file skipped" "$T/junk.err"
+check "skipped: Helm template, FILE:LINE" \
+    grep -qE "^seedsec: warning: $T/junk/zz-helm-configmap.yml:4: .*; file skipped" "$T/junk.err"
+check "skipped: not an object, FILE:LINE" \
+    grep -qE "^seedsec: warning: $T/junk/list-of-strings.yaml:1: not a Kubernetes object; file skipped" "$T/junk.err"
+check "exactly one warning per skipped file" test "$(grep -c 'file skipped' "$T/junk.err")" = 4
+check "the summary counts the ExternalSecrets and the skipped files" \
+    grep -q '^15 ExternalSecrets, 15 patch entries adding 25 properties; .*; 4 files skipped$' "$T/junk.err"
+expect_exit 2 "the same file named on the command line is still an error" \
+    to "$T/junk1.out" "$T/junk1.err" "$SEEDSEC" patch "$T/junk/values.yaml"
+check "named file: FILE:LINE, nothing on stdout" \
+    sh -c "test ! -s '$T/junk1.out' && grep -qF '$T/junk/values.yaml:1: anchors are not supported' '$T/junk1.err'"
+cat > "$T/junk/helm-externalsecret.yaml" <<'Y'
+apiVersion: external-secrets.io/v1
+kind: ExternalSecret
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  data: []
+Y
+expect_exit 2 "an unreadable file in DIR that mentions ExternalSecret is an error" \
+    to "$T/junk2.out" "$T/junk2.err" "$SEEDSEC" patch "$T/junk"
+check "it is named with FILE:LINE, nothing on stdout" \
+    sh -c "test ! -s '$T/junk2.out' && grep -qF '$T/junk/helm-externalsecret.yaml:4: ' '$T/junk2.err'"
+rm "$T/junk/helm-externalsecret.yaml"
+printf '# not an ExternalSecret after all\n- a\n' > "$T/junk/es-list.yaml"
+expect_exit 2 "a file in DIR that mentions ExternalSecret and holds no object is an error" \
+    "$SEEDSEC" -q patch "$T/junk" 2> /dev/null > /dev/null
+
 # ---- malformed input: FILE:LINE, exit 2, nothing on stdout ---------------
 
 # bad NAME LINE MESSAGE: $T/bad/NAME.yaml (from stdin) must fail at LINE

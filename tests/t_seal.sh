@@ -209,6 +209,56 @@ expect_exit 0 "split re-run from the split files themselves, --enable n8n" \
 check "split re-run: one new file, the others untouched" \
     eval '[ "$(ls sd | wc -l)" = 6 ] && [ "$(cat $(ls sd/*.yaml | grep -v n8n) | sha256sum)" = "$sum_before" ]'
 
+# --existing DIR: a --split layout kept in git is read as one stream
+S seal --cert cert.pem --existing base-plain.yaml --split sdir 2>/dev/null
+n0=$(ls sdir | wc -l)
+snap() { (cd sdir && for f in *; do printf '%s %s %s ' "$f" "$(stat -c '%i %y' "$f")"; sha256sum < "$f"; done); }
+snap >sdir.before
+expect_exit 0 "seal --existing DIR --split DIR, one more gate (hf)" \
+    S seal --cert cert.pem --existing sdir --split sdir --enable hf --value hf-token=@hf.txt 2>sdir.err
+check "split dir re-run: exactly one new file, hf-token.yaml" \
+    eval '[ "$(ls sdir | wc -l)" = $((n0 + 1)) ] && [ -f sdir/hf-token.yaml ] && [ "$(snap | grep -v "^hf-token.yaml ")" = "$(cat sdir.before)" ]'
+check "split dir re-run: the old files byte-identical, same inode and mtime" \
+    eval '[ "$(snap | grep -vc "^hf-token.yaml ")" = "$n0" ] && snap | grep -v "^hf-token.yaml " | cmp -s - sdir.before'
+check "split dir re-run: CREATED hf-token, EXISTS for the rest" \
+    eval 'grep -qx "CREATED hf-token (from --value hf-token=@hf.txt)" sdir.err && [ "$(grep -c "^EXISTS " sdir.err)" = "$n0" ]'
+check "split dir re-run: hf-token.yaml is one document" test "$($CHK docs sdir/hf-token.yaml)" = 1
+S render --existing base-plain.yaml --enable hf --value hf-token=@hf.txt -o sdir-plain.yaml 2>/dev/null
+cat sdir/*.yaml >sdir-all.yaml
+check "split dir re-run: every value of every file opens to the plain one" opens_as sdir-all.yaml sdir-plain.yaml
+check "split dir re-run: stderr shows no value" $CHK leak sdir.err sdir-plain.yaml
+snap >sdir.before2
+expect_exit 0 "split dir, a third run with nothing new" \
+    S seal --cert cert.pem --existing sdir --split sdir --enable hf 2>/dev/null
+check "  ... nothing written" eval 'snap | cmp -s - sdir.before2'
+# a file of the directory with a comment of its own stays as it is: it is where its document lives
+{ echo "# rotated by hand? no: reviewed 2026-01"; cat sdir/vllm-api-key.yaml; } >c.tmp && cat c.tmp >sdir/vllm-api-key.yaml
+snap >sdir.before3
+expect_exit 0 "split dir with a commented file, one more gate (egress)" \
+    S seal --cert cert.pem --existing sdir --split sdir --enable hf,egress --value anthropic-api-key=@anth.txt 2>/dev/null
+check "  ... the commented file is left alone; one new file" \
+    eval '[ -f sdir/anthropic-api-key.yaml ] && [ "$(snap | grep -v "^anthropic-api-key.yaml ")" = "$(cat sdir.before3)" ]'
+# from a directory to one stream, and to another split directory
+expect_exit 0 "seal --existing DIR -o FILE" S seal --cert cert.pem --existing sdir --enable hf,egress -o fromdir.yaml 2>/dev/null
+check "  ... the files' bytes in name order, nothing added" eval 'cat sdir/*.yaml | cmp -s - fromdir.yaml'
+check "  ... a stream of $((n0 + 2)) SealedSecrets" test "$($CHK docs fromdir.yaml)" = $((n0 + 2))
+expect_exit 0 "seal --existing DIR --split OTHER" S seal --cert cert.pem --existing sdir --enable hf,egress --split sdir2 2>/dev/null
+check "  ... the same documents, byte for byte (the commented one without its comment)" \
+    eval 'for f in sdir/*.yaml; do b=$(basename "$f"); if [ "$b" = vllm-api-key.yaml ]; then tail -n +2 "$f"; else cat "$f"; fi | cmp -s - "sdir2/$b" || exit 1; done; [ "$(ls sdir2 | wc -l)" = "$(ls sdir | wc -l)" ]'
+# errors name the file
+printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: &a x}\n' >sdir/zz-bad.yaml
+expect_exit 2 "a file of the directory that does not parse" \
+    S seal --cert cert.pem --existing sdir --enable hf,egress --split sdir 2>bad-dir.err
+check "  ... FILE:LINE named, nothing written" \
+    eval 'grep -q "sdir/zz-bad.yaml:3: anchors are not supported" bad-dir.err && [ "$(ls sdir | wc -l)" = $((n0 + 3)) ]'
+rm sdir/zz-bad.yaml
+cp base-plain.yaml sdir/plain.yaml
+expect_exit 2 "a directory mixing SealedSecrets and plain Secrets" \
+    S seal --cert cert.pem --existing sdir --enable hf,egress -o mixed-dir.yaml 2>/dev/null
+rm sdir/plain.yaml
+expect_exit 2 "reset-dex-admin --cert --existing DIR: refused (a sealed file only)" \
+    S reset-dex-admin --cert cert.pem --existing sdir -o rdir.yaml 2>/dev/null
+
 # ---- C8: every SealedSecret carries the namespace it was sealed for ---------
 expect_exit 2 "C8: --namespace given empty" S seal --cert cert.pem --namespace "" 2>c8a.err
 check "  ... says so" grep -q "namespace" c8a.err
