@@ -5020,18 +5020,24 @@ gsm_create(struct gsm *g, int k)
  */
 static long gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest);
 
+/* gsm_list callback: the oldest ENABLED version (the list is newest first) */
+static int
+oldest_enabled_each(struct gsm *g, int k, const struct gver *v, void *ctx)
+{
+	(void)g;
+	(void)k;
+	if (!strcmp(v->state, "ENABLED"))
+		*(long *)ctx = v->num;
+	return 0;
+}
+
 static long
 gsm_first_wins(struct gsm *g, int k, long mine, const char *v, size_t n, long *readded)
 {
 	if (mine <= 1)
 		return 0; /* version 1: nothing can be older */
-	struct gver vs[GSM_LIST_MAX];
-	int exists;
-	size_t cnt = gsm_list(g, k, vs, GSM_LIST_MAX, 1, &exists);
 	long low = 0;
-	for (size_t i = 0; i < cnt; i++)
-		if (!strcmp(vs[i].state, "ENABLED") && (!low || vs[i].num < low))
-			low = vs[i].num;
+	gsm_list(g, k, oldest_enabled_each, &low);
 	if (!low || low >= mine)
 		return 0;
 	size_t wn;
