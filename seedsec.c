@@ -6365,6 +6365,8 @@ json_report(const struct opts *o, const struct values *vs, int code)
 		static const char *const on[] = {"MISSING", "EXISTS", "CREATED", "EXISTS",
 						 "CREATED"};
 		const char *st = vs->v[k] ? on[vs->o[k]] : vs->needed[k] ? "MISSING" : "NOT_NEEDED";
+		if (o->dry_run && keys[k].flags & (F_DEX_PW | F_DEX_HASH))
+			st = "WOULD_ROTATE"; /* only reset-dex-admin takes --dry-run here */
 		map_add(e, "status", node_str(st));
 		static const char *const orig[] = {"none", "existing", "provided", "mirror",
 						   "generated"};
@@ -6586,6 +6588,21 @@ cmd_render(const struct opts *o)
 	return code;
 }
 
+/* reset-dex-admin --dry-run offline (plain or sealed): say what would happen */
+static void
+dry_rotate_report(const struct opts *o, struct values *vs)
+{
+	/* everything was read and checked as for the real run; nothing is made and
+	 * nothing written: no -o, no --split, no stream on stdout, the mirror as it is */
+	if (o->output && strcmp(o->output, "-") && path_exists(o->output) &&
+	    !same_file(o->output, o->existing))
+		fatal("%s already exists; seedsec never overwrites a file (remove it, or pass it "
+		      "as --existing)",
+		      o->output);
+	status("WOULD-ROTATE dex-admin-password and dex-admin-hash (nothing written)");
+	json_report(o, vs, EXIT_OK);
+}
+
 /* offline: the whole earlier stream with a new Dex password and hash */
 static int
 cmd_reset_dex_admin_offline(const struct opts *o)
@@ -6593,6 +6610,12 @@ cmd_reset_dex_admin_offline(const struct opts *o)
 	struct config c;
 	struct values vs = {0};
 	prepare(o, &c, &vs);
+	if (o->dry_run) {
+		vs.needed[K_DEX_ADMIN_PASSWORD] = vs.needed[K_DEX_ADMIN_HASH] = 1;
+		dry_rotate_report(o, &vs);
+		command_done(&c, &vs);
+		return EXIT_OK;
+	}
 	value_set(&vs, K_DEX_ADMIN_PASSWORD, gen_value(K_DEX_ADMIN_PASSWORD), O_GENERATED, NULL);
 	value_set(&vs, K_DEX_ADMIN_HASH, dex_hash_for(vs.v[K_DEX_ADMIN_PASSWORD], o->bcrypt_cost),
 		  O_GENERATED, NULL);
@@ -7577,8 +7600,6 @@ seal_run(const struct opts *o, int rotate)
 		old_doc[H] = in.doc[H];
 		in.doc[P] = in.doc[H] = 0;
 		vs.needed[P] = vs.needed[H] = 1;
-		value_set(&vs, P, gen_value(P), O_GENERATED, NULL);
-		value_set(&vs, H, dex_hash_for(vs.v[P], o->bcrypt_cost), O_GENERATED, NULL);
 	}
 	struct opts oo = *o;
 	if (in.nsealed) {
@@ -7590,6 +7611,18 @@ seal_run(const struct opts *o, int rotate)
 			      in.label, in.json ? "JSON" : "YAML",
 			      o->format == FMT_JSON ? "json" : "yaml");
 		oo.format = want;
+	}
+	if (rotate && o->dry_run) {
+		dry_rotate_report(o, &vs);
+		sfree(in.src, in.n);
+		docs_free(&in.ds);
+		mbedtls_pk_free(&s.pk);
+		command_done(&c, &vs);
+		return EXIT_OK;
+	}
+	if (rotate) {
+		value_set(&vs, P, gen_value(P), O_GENERATED, NULL);
+		value_set(&vs, H, dex_hash_for(vs.v[P], o->bcrypt_cost), O_GENERATED, NULL);
 	}
 	seal_fill(&oo, &vs, &in);
 	report_values(&oo, &vs);

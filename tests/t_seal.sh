@@ -362,6 +362,18 @@ o, n = json.load(open("rj.old.json")), json.load(open("rj.new.json"))
 assert sorted(k for k in o if o[k] != n[k]) == ["secret-source/dex-admin-hash/value", "secret-source/dex-admin-password/value"]
 assert open("rot.json").read().lstrip().startswith("{")
 '
+cp rot.yaml rot.dry.orig
+cp "$T/rstate/dex-admin-password" rot.dry.pw
+ls -A "$T/rstate" > rot.dry.ls
+R reset-dex-admin --cert cert.pem --enable identity --dry-run --existing rot.yaml -o rot.yaml >rot.dry.out 2>rot.dry.err
+rc=$?
+check "reset-dex-admin --cert --dry-run --existing F -o F: exit 0, WOULD-ROTATE (nothing written), no ROTATED" \
+    eval '[ $rc = 0 ] && grep -qx "WOULD-ROTATE dex-admin-password and dex-admin-hash (nothing written)" rot.dry.err && ! grep -q "^ROTATED" rot.dry.err'
+check "  ... F byte for byte, nothing on stdout, the mirror and the state dir unchanged" \
+    eval 'cmp -s rot.yaml rot.dry.orig && [ ! -s rot.dry.out ] && cmp -s "$T/rstate/dex-admin-password" rot.dry.pw && [ "$(ls -A "$T/rstate")" = "$(cat rot.dry.ls)" ] && [ -z "$(ls | grep "\.tmp-")" ]'
+R reset-dex-admin --cert cert.pem --enable identity --dry-run --existing rot.yaml >rot.dry.out 2>/dev/null
+rc=$?
+check "reset-dex-admin --cert --dry-run to stdout: exit 0, no stream" eval '[ $rc = 0 ] && [ ! -s rot.dry.out ]'
 R render --enable identity -o rot-plain.yaml 2>/dev/null
 expect_exit 2 "reset-dex-admin --cert on plain Secrets: refused" \
     R reset-dex-admin --cert cert.pem --enable identity --existing rot-plain.yaml -o rp.yaml 2>/dev/null

@@ -165,6 +165,36 @@ assert bcrypt.checkpw(b["dex-admin-password"], b["dex-admin-hash"])
 P
 check "reset-dex-admin updates the mirror" [ "$(cat secrets/dex-admin-password)" = "$($V get reset.yaml dex-admin-password)" ]
 check "reset-dex-admin: no value on stderr" no_values_in reset.err reset.yaml base2.yaml
+# --- offline reset-dex-admin --dry-run: reads and checks, writes nothing
+cp base2.yaml dry.yaml
+cp secrets/dex-admin-password dry.mirror
+ls -A secrets > dry.ls
+"$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml -o dry.yaml > dry.out 2> dry.err
+rc=$?
+check "reset-dex-admin --dry-run --existing F -o F: exit 0, says WOULD-ROTATE (nothing written)" \
+    eval '[ $rc = 0 ] && grep -qx "WOULD-ROTATE dex-admin-password and dex-admin-hash (nothing written)" dry.err && ! grep -q "^ROTATED" dry.err'
+check "  ... F byte for byte, no stdout, the mirror and its directory unchanged, no temp file" \
+    eval 'cmp -s dry.yaml base2.yaml && [ ! -s dry.out ] && cmp -s secrets/dex-admin-password dry.mirror && [ "$(ls -A secrets)" = "$(cat dry.ls)" ] && [ -z "$(ls | grep "\.tmp-")" ]'
+"$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml -o dry-new.yaml > dry.out 2> dry.err
+rc=$?
+check "reset-dex-admin --dry-run -o NEW: exit 0, NEW not created, no stdout" \
+    eval '[ $rc = 0 ] && [ ! -e dry-new.yaml ] && [ ! -s dry.out ] && grep -q "^WOULD-ROTATE" dry.err'
+"$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml > dry.out 2> dry.err
+rc=$?
+check "reset-dex-admin --dry-run to stdout: exit 0, no stream on stdout" eval '[ $rc = 0 ] && [ ! -s dry.out ]'
+"$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml --split dry-split > dry.out 2> dry.err
+rc=$?
+check "reset-dex-admin --dry-run --split DIR: exit 0, DIR not made" eval '[ $rc = 0 ] && [ ! -e dry-split ]'
+"$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml -o dry-new.yaml --json > dry.json 2> dry.err
+check "reset-dex-admin --dry-run --json: the pair WOULD_ROTATE, the rest EXISTS" $PY -c '
+import json; r = json.load(open("dry.json"))
+st = {k["name"]: k["status"] for k in r["keys"]}
+assert st["dex-admin-password"] == st["dex-admin-hash"] == "WOULD_ROTATE", st
+assert st["litellm-salt-key"] == "EXISTS" and r["exit"] == 0, st'
+cp base.yaml dry-other.yaml
+expect_exit 2 "reset-dex-admin --dry-run -o an existing other file: refused as the real run would be" \
+    "$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml -o dry-other.yaml 2>/dev/null
+check "mirror still unchanged after every dry run" cmp -s secrets/dex-admin-password dry.mirror
 
 # --- contract: the consumer table agrees with every ExternalSecret the platform ships
 "$SEEDSEC" contract --json > contract.json
