@@ -65,6 +65,7 @@
 
 #define MAX_INPUT_BYTES     (16u << 20) /* biggest file we read: 16 MiB */
 #define MAX_VALUE           (64u << 10) /* GSM payload limit: 64 KiB */
+#define MAX_SECRET_VALUE    (1u << 20)  /* Kubernetes Secret size limit: 1 MiB */
 #define MAX_DEPTH           64          /* nesting limit for YAML/JSON */
 #define BCRYPT_MIN_COST     10          /* Dex refuses hashes outside 10..16 */
 #define BCRYPT_MAX_COST     16
@@ -4960,8 +4961,13 @@ gsm_find_added(struct gsm *g, int k, const char *v, size_t n, uint32_t crc, long
 static long
 gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest)
 {
-	if (n == 0 || n > MAX_VALUE)
-		gsm_fail(g, "the value is empty or larger than GSM's 64 KiB");
+	if (n == 0)
+		gsm_fail(g, "the value is empty; GSM refuses an empty version");
+	if (n > MAX_VALUE)
+		gsm_fail(g,
+			 "the value is %zu bytes, larger than GSM's 64 KiB payload limit (%u "
+			 "bytes)",
+			 n, MAX_VALUE);
 	uint32_t crc = crc32c((const unsigned char *)v, n);
 	char *b64 = b64_encode((const unsigned char *)v, n);
 	struct buf body = {0};
@@ -5702,6 +5708,25 @@ decide_needed(const struct opts *o, const struct config *c, struct values *vs)
 	}
 }
 
+/*
+ * A provided value larger than where it goes can hold is refused before
+ * anything is asked or written: GSM takes at most 64 KiB per version (push),
+ * a Kubernetes Secret at most 1 MiB (render, seal, reset-dex-admin).
+ */
+static void
+value_size_ok(const struct opts *o, int k, char *v, const char *from)
+{
+	int gsm = !strcmp(o->cmd, "push");
+	size_t max = gsm ? MAX_VALUE : MAX_SECRET_VALUE, n = strlen(v);
+	if (n <= max)
+		return;
+	sfree_str(v);
+	fatal("%s (from %s): the value is %zu bytes, larger than %s (%zu bytes); nothing "
+	      "written",
+	      keys[k].name, from, n,
+	      gsm ? "GSM's 64 KiB payload limit" : "the 1 MiB a Kubernetes Secret can hold", max);
+}
+
 /* provided values: --value KEY=@PATH, then the key's environment variable */
 static void
 collect_provided(const struct opts *o, struct values *vs)
@@ -5719,6 +5744,7 @@ collect_provided(const struct opts *o, struct values *vs)
 				      keys[k].name);
 				continue;
 			}
+			value_size_ok(o, k, v, from);
 			/* an operator's own value for a generated key: kept, but say what breaks */
 			const char *bad = rule_violation(k, v, strlen(v), 0);
 			if (bad)
@@ -5732,8 +5758,10 @@ collect_provided(const struct opts *o, struct values *vs)
 			if (!e || !*e)
 				continue;
 			char *v = clean_provided(k, e, strlen(e), keys[k].env);
-			if (v)
-				value_set(vs, k, v, O_PROVIDED, keys[k].env);
+			if (!v)
+				continue;
+			value_size_ok(o, k, v, keys[k].env);
+			value_set(vs, k, v, O_PROVIDED, keys[k].env);
 		}
 	}
 }

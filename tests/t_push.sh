@@ -224,6 +224,28 @@ same "--dry-run: only GET requests, no mirror written" "[] no-mirror" \
 same "--dry-run --json: statuses" "WOULD_CREATE WOULD_REPAIR WOULD_REPAIR WOULD_CREATE WOULD_CREATE" \
     "$($PY -c 'import json,sys; print(" ".join(k["status"] for k in json.load(open(sys.argv[1]))["keys"] if k["needed"]))' "$T/dry.out")"
 
+# ---------------------------------------------------------------- a provided value over GSM's 64 KiB
+reset_fake
+seq0=$(q 's["seq"]')
+{ printf hf_; head -c 65534 /dev/zero | tr '\0' a; } >"$T/hf-64k1"
+run big -c "$CONFIG" --disable identity,n8n,dns --value hf-token=@"$T/hf-64k1" push
+same "--value over 64 KiB: exit 2, one error naming the key, the size and the limit" \
+    "2
+seedsec: hf-token (from --value hf-token=@$T/hf-64k1): the value is 65537 bytes, larger than GSM's 64 KiB payload limit (65536 bytes); nothing written" \
+    "$rc
+$(grep -v '^seedsec: warning' "$T/big.err")"
+same "  ... refused before any request: nothing asked, nothing in the project" "0 0" \
+    "$(gsm_ctl GET "log?since=$seq0" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))') $(q 'len(s["secrets"])')"
+CLOUDFLARE_API_TOKEN=cfut_$(head -c 65600 /dev/zero | tr '\0' b) run bigenv -c "$CONFIG" --disable identity,n8n push
+same "CLOUDFLARE_API_TOKEN over 64 KiB: exit 2, refused before any request" "2 0 0" \
+    "$rc $(gsm_ctl GET "log?since=$seq0" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))') $(q 'len(s["secrets"])')"
+check "  ... the error names the key and the limit, never the value" \
+    eval 'grep -q "^seedsec: cloudflare-api-token (from CLOUDFLARE_API_TOKEN): the value is 65605 bytes, larger than GSM.s 64 KiB payload limit" "$T/bigenv.err" && ! grep -q bbbbbbbb "$T/bigenv.err"'
+head -c 65536 "$T/hf-64k1" >"$T/hf-64k"
+run big64 -c "$CONFIG" --disable identity,n8n,dns --value hf-token=@"$T/hf-64k" push
+same "--value of exactly 64 KiB: created, exit 0" "0 CREATED hf-token (from --value hf-token=@$T/hf-64k) 65536" \
+    "$rc $(lines big64 | grep hf-token) $(gsm_value hf-token | wc -c)"
+
 # ---------------------------------------------------------------- missing provided value; other backend
 reset_fake
 run nocf -c "$CONFIG" --disable identity,n8n push

@@ -295,6 +295,11 @@ echo "hello" >junk.txt
 expect_exit 2 "not a certificate" S seal --cert junk.txt -o e8.yaml 2>/dev/null
 expect_exit 2 "no --cert" S seal -o e9.yaml 2>/dev/null
 expect_exit 2 "--format list refused" S seal --cert cert.pem --format list 2>/dev/null
+{ printf hf_; head -c 1048574 /dev/zero | tr '\0' a; } >big1m1.txt
+expect_exit 2 "a --value over 1 MiB (what a Secret can hold)" \
+    S seal --cert cert.pem --value hf-token=@big1m1.txt -o e0.yaml 2>e0.err
+check "  ... says which key, its size and the limit" \
+    grep -qx "seedsec: hf-token (from --value hf-token=@big1m1.txt): the value is 1048577 bytes, larger than the 1 MiB a Kubernetes Secret can hold (1048576 bytes); nothing written" e0.err
 check "nothing written by any refused run" eval '! ls e[0-9].yaml 2>/dev/null | grep -q .'
 
 # ---- exit 1 when a needed provided key is missing; --json report ------------

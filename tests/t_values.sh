@@ -56,6 +56,20 @@ check "shape hint warns, never blocks" [ "$($V get hint.yaml hf-token)" = notpre
 check "--value KEY=literal refused, exit 2" [ $? = 2 ]
 check "the refusal says why and never echoes the value" grep -q 'never taken from the command line' argv.err && ! grep -q hf_secretliteral argv.err
 
+# --- a provided value larger than a Kubernetes Secret can hold (1 MiB): refused up front
+{ printf hf_; head -c 1048574 /dev/zero | tr '\0' a; } > big1m1.txt
+"$SEEDSEC" --value hf-token=@big1m1.txt render -o big.yaml > /dev/null 2> big.err
+rc=$?
+check "render --value over 1 MiB: exit 2, the error names the key, its size and the limit; no file" \
+    eval '[ $rc = 2 ] && [ "$(cat big.err)" = "seedsec: hf-token (from --value hf-token=@big1m1.txt): the value is 1048577 bytes, larger than the 1 MiB a Kubernetes Secret can hold (1048576 bytes); nothing written" ] && [ ! -e big.yaml ] && [ -z "$(ls | grep "\.tmp-")" ]'
+head -c 1048576 big1m1.txt > big1m.txt
+"$SEEDSEC" --value hf-token=@big1m.txt render -o big.yaml 2>/dev/null
+rc=$?
+check "render --value of exactly 1 MiB: exit 0, kept byte for byte" eval '[ $rc = 0 ] && [ "$($V get big.yaml hf-token | wc -c)" = 1048576 ]'
+HF_TOKEN=$(head -c 70000 big1m.txt) "$SEEDSEC" render -o big70k.yaml 2>/dev/null
+rc=$?
+check "render: HF_TOKEN over GSM's 64 KiB is fine for a Secret (exit 0)" [ $rc = 0 ]
+
 # --- C6: awkward earlier values come back byte-identical
 $PY - <<'P' > c6.yaml
 import base64
