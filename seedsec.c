@@ -6738,9 +6738,14 @@ cmd_bcrypt(const struct opts *o)
 			fatal("bcrypt: empty password");
 		}
 		char *h = bcrypt_hash(pw, n, o->bcrypt_cost); /* verified against pw in there */
-		printf("%s\n", h);
-		fflush(stdout);
+		struct buf line = {0};
+		buf_printf(&line, "%s\n", h);
 		sfree_str(h);
+		sfree(pw, n); /* wiped before a write that may fail (and exit) */
+		pw = NULL;
+		n = 0;
+		write_stdout(line.p, line.n);
+		buf_free(&line);
 	}
 	sfree(pw, n);
 	return code;
@@ -8184,6 +8189,9 @@ static const char usage_text[] =
 	"exit: 0 done; 1 done but something needed is missing or a check failed;\n"
 	"      2 usage or runtime error (nothing half-written)\n";
 
+static const char version_text[] =
+	"seedsec " SEEDSEC_VERSION " (Mbed TLS " MBEDTLS_VERSION_STRING ")\n";
+
 static void __attribute__((noreturn)) usage(const char *why)
 {
 	if (why)
@@ -8453,10 +8461,8 @@ apply_opt(struct opts *o, enum optid id, const char *arg, const char *spelled)
 	case OPT_SA_NAME: o->sa_name = arg; break;
 	case OPT_SA_NAMESPACE: o->sa_namespace = arg; break;
 	case OPT_QUIET: quiet = 1; break;
-	case OPT_HELP: fputs(usage_text, stdout); exit(EXIT_OK);
-	case OPT_VERSION:
-		printf("seedsec %s (Mbed TLS %s)\n", SEEDSEC_VERSION, MBEDTLS_VERSION_STRING);
-		exit(EXIT_OK);
+	case OPT_HELP: write_stdout(usage_text, sizeof usage_text - 1); exit(EXIT_OK);
+	case OPT_VERSION: write_stdout(version_text, sizeof version_text - 1); exit(EXIT_OK);
 	}
 }
 

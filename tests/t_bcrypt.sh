@@ -41,6 +41,11 @@ check "cost 4 refused, naming Dex's 10..16" [ $? = 2 ] && grep -q '10..16' c4.er
 h=$(printf 'pw\n' | "$SEEDSEC" bcrypt -C 10)
 printf 'pw' | "$SEEDSEC" bcrypt --verify "$h" 2>/dev/null; check "one trailing newline on stdin is not part of the password" [ $? = 0 ]
 printf '' | "$SEEDSEC" bcrypt > /dev/null 2>&1; check "empty password refused" [ $? = 2 ]
+# a hash that cannot be written is a failure, as for every other command
+printf 'pw' | "$SEEDSEC" bcrypt -C 10 > /dev/full 2> full.err
+rc=$?
+check "bcrypt > /dev/full: exit 2, one line saying can't write to standard output" \
+    eval '[ $rc = 2 ] && [ "$(cat full.err)" = "seedsec: can'"'"'t write to standard output: No space left on device" ]'
 # no echo on a terminal: run under script(1) and look at what the terminal showed
 if command -v script > /dev/null; then
     { sleep 0.5; printf 'hunter2-secret\n'; } | script -qfc "$SEEDSEC bcrypt -C 10" /dev/null > tty.out 2>&1
