@@ -1691,7 +1691,11 @@ bcrypt_hash_wellformed(const char *h, size_t n, const char **why)
 	return *why == NULL;
 }
 
-/* cost and salt of any well-shaped $2?$ hash (cost 4..31) */
+/*
+ * cost and salt of any well-shaped $2?$ hash, cost 4..16: each step of cost
+ * doubles the work, and a cost above Dex's 16 (up to 31) would keep a check
+ * busy for minutes to days; such a hash never matches here.
+ */
 static int
 bcrypt_parse(const char *hash, size_t hlen, int *cost, unsigned char salt[16])
 {
@@ -1699,7 +1703,7 @@ bcrypt_parse(const char *hash, size_t hlen, int *cost, unsigned char salt[16])
 	    hash[6] != '$' || !isdigit((unsigned char)hash[4]) || !isdigit((unsigned char)hash[5]))
 		return 0;
 	*cost = (hash[4] - '0') * 10 + (hash[5] - '0');
-	return *cost >= 4 && *cost <= 31 && bc64_decode_salt(salt, hash + 7);
+	return *cost >= 4 && *cost <= BCRYPT_MAX_COST && bc64_decode_salt(salt, hash + 7);
 }
 
 /* does lane ln's result match the 31 hash characters at h? (constant time) */
@@ -6711,9 +6715,54 @@ read_password(size_t *n)
 	return buf_take(&b, n);
 }
 
+/*
+ * bcrypt --verify HASH: a HASH that is no bcrypt hash is a usage error, said
+ * before the password is asked for, never a "mismatch". The usual cause is
+ * a shell that expanded "$2y$10$..." inside double quotes ($2, $10: empty).
+ */
+static void
+verify_hash_usable(const char *h)
+{
+	static const char quotes[] =
+		" (in double quotes a shell expands $2y$10$... to something else: put the hash "
+		"in single quotes)";
+	size_t n = strlen(h);
+	int shaped = n >= 7 && h[0] == '$' && h[1] == '2' &&
+		     (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') && h[3] == '$' &&
+		     isdigit((unsigned char)h[4]) && isdigit((unsigned char)h[5]) && h[6] == '$';
+	if (n == 0)
+		fatal("bcrypt --verify: the hash is empty, not a bcrypt hash%s", quotes);
+	if (!shaped)
+		fatal("bcrypt --verify: not a bcrypt hash: it does not start with $2a$, $2b$ or "
+		      "$2y$ and a two-digit cost%s",
+		      strchr(h, '$') && n >= 7 ? "" : quotes);
+	if (n != BCRYPT_HASH_LEN)
+		fatal("bcrypt --verify: not a bcrypt hash: %zu characters, a bcrypt hash has "
+		      "%d%s",
+		      n, BCRYPT_HASH_LEN,
+		      n < BCRYPT_HASH_LEN ? "" : " (check for surrounding whitespace)");
+	for (size_t i = 7; i < n; i++)
+		if (bc64_val(h[i]) < 0)
+			fatal("bcrypt --verify: not a bcrypt hash: character %zu is outside "
+			      "bcrypt's alphabet [./A-Za-z0-9]",
+			      i + 1);
+	int cost = (h[4] - '0') * 10 + (h[5] - '0');
+	if (cost < 4 || cost > 31)
+		fatal("bcrypt --verify: not a bcrypt hash: cost %d is outside bcrypt's 4..31",
+		      cost);
+	if (cost > BCRYPT_MAX_COST)
+		fatal("bcrypt --verify: the hash has cost %d, which Dex refuses (it accepts "
+		      "%d..%d); not checked: each step of cost doubles the time, and this one "
+		      "would take %ld times as long as cost %d (cost 31: hours); refused",
+		      cost, BCRYPT_MIN_COST, BCRYPT_MAX_COST, 1L << (cost - BCRYPT_MAX_COST),
+		      BCRYPT_MAX_COST);
+}
+
 static int
 cmd_bcrypt(const struct opts *o)
 {
+	if (o->verify)
+		verify_hash_usable(o->verify);
 	size_t n;
 	char *pw = read_password(&n);
 	if (memchr(pw, 0, n)) {

@@ -18,6 +18,28 @@ check "a changed hash does not verify (exit 1)" [ $? = 1 ]
 printf 'U*V' | "$SEEDSEC" bcrypt --verify '$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW' 2>/dev/null
 check "a wrong password does not verify (exit 1)" [ $? = 1 ]
 
+# --verify with something that is not a bcrypt hash: exit 2, saying why (never "mismatch")
+badhash() {  # HASH EXPECTED-MESSAGE-PART
+    printf 'U*U' | timeout 20 "$SEEDSEC" bcrypt --verify "$1" > bh.out 2> bh.err
+    local rc=$?
+    if [ $rc = 2 ] && grep -qF -- "$2" bh.err && ! grep -q mismatch bh.err && [ "$(wc -l < bh.err)" = 1 ] && [ ! -s bh.out ]; then
+        pass "--verify '${1:0:16}': exit 2, says: $2"
+    else
+        fail "--verify '$1': rc=$rc $(cat bh.err)"
+    fi
+}
+badhash garbage 'not a bcrypt hash: it does not start with $2a$, $2b$ or $2y$ and a two-digit cost (in double quotes a shell expands'
+badhash '' 'the hash is empty, not a bcrypt hash'
+badhash '$2a$10$short' 'not a bcrypt hash: 12 characters, a bcrypt hash has 60'
+badhash "y0$(printf 'C%.0s' $(seq 58))" 'put the hash in single quotes'
+badhash '$2a$05$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW ' '61 characters, a bcrypt hash has 60 (check for surrounding whitespace)'
+badhash '$2a$05$CCCCCCCCCCCCCCCCCCCC!.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW' "character 28 is outside bcrypt's alphabet"
+badhash '$2a$03$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW' "cost 3 is outside bcrypt's 4..31"
+badhash '$2a$31$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW' 'the hash has cost 31, which Dex refuses (it accepts 10..16); not checked'
+badhash '$2a$17$CCCCCCCCCCCCCCCCCCCCC.E5YPO9kmyuRGyh0XouQYb4YMJKvyOeW' 'the hash has cost 17, which Dex refuses'
+h16=$($PY -c 'import bcrypt; print(bcrypt.hashpw(b"sixteen", bcrypt.gensalt(16, b"2a")).decode())')
+printf 'sixteen' | "$SEEDSEC" bcrypt --verify "$h16" 2>/dev/null; check "cost 16 (Dex's maximum) still verifies" [ $? = 0 ]
+
 # hashes from seedsec checked by python3-bcrypt and htpasswd -v
 for pw in 'correct horse' 'pässwörd' 'x' "$(printf 'a%.0s' $(seq 80))"; do
     h=$(printf '%s' "$pw" | "$SEEDSEC" bcrypt -C 10)
