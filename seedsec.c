@@ -449,7 +449,16 @@ sync_parent_dir(const char *path)
 static void
 write_file_atomic(const char *path, const char *data, size_t n, int replace)
 {
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], real[PATH_MAX];
+	struct stat lst;
+	/* replacing a file reached through a symlink (-o and --existing naming a
+	 * link to a file kept in git): write through it, so the link stays a link
+	 * and its target gets the new content; the temp file goes beside the target */
+	if (replace && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+		if (!realpath(path, real))
+			fatal("can't resolve the symbolic link %s: %s", path, strerror(errno));
+		path = real;
+	}
 	int fd = -1;
 	for (int i = 0; i < 100 && fd < 0; i++) {
 		unsigned r = (unsigned)getpid() * 2654435761u + (unsigned)i * 40503u +

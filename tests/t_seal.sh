@@ -191,6 +191,14 @@ check "provided value for a sealed key: warned, file unchanged" \
     eval 'grep -q "hf-token is already sealed" hf.err && cmp -s hf1.orig hf1.yaml'
 check "  ... and the warning shows no value" eval '! grep -q OtherToken hf.err'
 
+# --existing LINK -o LINK: written through the link; the link stays, its target grows
+mkdir -p git && cp base.orig git/sealed.yaml && ln -s git/sealed.yaml sl.yaml
+S seal --cert cert.pem --existing sl.yaml --enable n8n -o sl.yaml 2>/dev/null
+rc=$?
+check "seal --existing LINK -o LINK: exit 0, still a link, the target has the old bytes then n8n" \
+    eval '[ $rc = 0 ] && [ -L sl.yaml ] && [ "$(readlink sl.yaml)" = git/sealed.yaml ] && cmp -s -n "$(stat -c %s base.orig)" base.orig git/sealed.yaml && [ "$($CHK docs git/sealed.yaml)" = 6 ] && tail -n 20 git/sealed.yaml | grep -q "name: n8n-encryption-key"'
+check "  ... no temp file beside the link or the target" eval '[ -z "$(ls . git | grep "\.tmp-")" ]'
+
 # JSON sealed stream: new documents in JSON, old bytes kept
 S seal --cert cert.pem --existing base-plain.yaml --format json -o base.json 2>/dev/null
 cp base.json base.json.orig
