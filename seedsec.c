@@ -6871,6 +6871,26 @@ push_value(struct values *vs, int k, const char **from)
 	return vs->v[k];
 }
 
+/*
+ * A value supplied for a key GSM already holds is never used; say so only
+ * when it differs from the stored one (stored: the enabled version, or NULL
+ * when there is none to compare with).
+ */
+static void
+provided_vs_stored(const struct values *vs, int k, const char *stored, size_t n)
+{
+	if (!vs->v[k] || vs->o[k] != O_PROVIDED)
+		return;
+	if (!stored)
+		warnx("%s exists in GSM; the value from %s was not used (seedsec never replaces "
+		      "a value)",
+		      keys[k].name, vs->from[k]);
+	else if (strlen(vs->v[k]) != n || memcmp(vs->v[k], stored, n))
+		warnx("%s exists in GSM with a different value; the stored value was kept and the "
+		      "one from %s not used (seedsec never replaces a value)",
+		      keys[k].name, vs->from[k]);
+}
+
 static void
 push_key(struct gsm *g, struct values *vs, int k)
 {
@@ -6880,15 +6900,20 @@ push_key(struct gsm *g, struct values *vs, int k)
 	char how[200];
 	missing_how(k, how, sizeof how);
 	const char *from = NULL, *val = NULL;
+	char *stored = NULL;
+	size_t sn = 0;
 	if (!gk.exists || !gk.latest)
 		val = g->dry_run && keys[k].src == S_GEN ? "" : push_value(vs, k, &from);
-	else
-		from = NULL;
-	if (gk.exists && gk.latest && vs->v[k] && vs->o[k] == O_PROVIDED)
-		warnx("%s exists in GSM; the value from %s was not used (seedsec never replaces "
-		      "a value)",
-		      keys[k].name, vs->from[k]);
-	push_apply(g, k, &gk, val, val && *val ? from : NULL, NULL, 0, how);
+	else if (vs->v[k] && vs->o[k] == O_PROVIDED) {
+		/* only then is the stored value read: to compare the two */
+		if (gk.enabled)
+			stored = gsm_access(g, k, gk.enabled, &sn);
+		provided_vs_stored(vs, k, stored, sn);
+	}
+	/* a repair re-adds the enabled version's value: the one just read */
+	push_apply(g, k, &gk, val, val && *val ? from : NULL, stored, sn, how);
+	if (stored)
+		sfree(stored, sn);
 }
 
 /*
@@ -6922,6 +6947,10 @@ push_dex(struct gsm *g, const struct opts *o, struct values *vs)
 		g->cur = H;
 		hash = gsm_access(g, H, gh.enabled, &hashn);
 	}
+	if (p_has)
+		provided_vs_stored(vs, P, pw, pwn);
+	if (h_has)
+		provided_vs_stored(vs, H, hash, hashn);
 	if (p_has && h_has) {
 		int match = strlen(hash) == hashn && bcrypt_verify(pw, pwn, hash, hashn);
 		push_apply(g, P, &gp, NULL, NULL, pw, pwn, "");
