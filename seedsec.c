@@ -811,6 +811,7 @@ struct doc {
 struct docs {
 	struct doc *d;
 	size_t n, cap;
+	int comments; /* YAML comments were read (a rewrite would not keep them) */
 };
 
 static void
@@ -2234,6 +2235,7 @@ yaml_doc(struct buf *b, const struct node *n)
 struct yp {
 	const char *file, *s, *p, *end, *ls;
 	int line, depth;
+	int *comments; /* set once a comment is seen (shared by look-ahead copies) */
 };
 
 static void __attribute__((noreturn)) yaml_fail(struct yp *y, const char *what)
@@ -2276,8 +2278,11 @@ y_spaces(struct yp *y)
 static int
 y_comment_here(const struct yp *y)
 {
-	return y->p < y->end && *y->p == '#' &&
-	       (y->p == y->ls || y->p[-1] == ' ' || y->p[-1] == '\t');
+	int c = y->p < y->end && *y->p == '#' &&
+		(y->p == y->ls || y->p[-1] == ' ' || y->p[-1] == '\t');
+	if (c)
+		*y->comments = 1;
+	return c;
 }
 
 /* after a value: only spaces and a comment may follow on the line */
@@ -2508,6 +2513,7 @@ y_plain(struct yp *y, int parent, int is_value)
 		while (!y_eol(y, y->p)) {
 			if (*y->p == '#' && (y->p[-1] == ' ' || y->p[-1] == '\t')) {
 				comment = 1;
+				*y->comments = 1;
 				break;
 			}
 			if (*y->p == ':' &&
@@ -2946,7 +2952,8 @@ y_node(struct yp *y, int parent)
 static void
 yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 {
-	struct yp y = {file, src, src, src + n, src, 1, 0};
+	int comments = 0;
+	struct yp y = {file, src, src, src + n, src, 1, 0, &comments};
 	if (n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3))
 		y.p = y.ls = src + 3;
 	if (memchr(src, 0, n)) {
@@ -3007,6 +3014,7 @@ yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 				cur.end = n;
 				docs_push(out, cur);
 			}
+			out->comments |= comments;
 			break;
 		}
 		/* a marker line at y.p */
@@ -5961,6 +5969,8 @@ existing_values(const struct opts *o, struct values *vs, struct docs *ds, const 
 		fatal("-o %s would rewrite --existing %s and drop what seedsec does not carry "
 		      "(%s%s); write to another file; nothing written",
 		      o->output, label, x.lost, x.lossy > 1 ? ", and more" : "");
+	if (ds->comments && !o->dry_run && o->output && same_file(o->output, o->existing))
+		warnx("%s: comments are not kept when %s is rewritten", label, label);
 	for (int k = 0; k < NKEYS; k++) {
 		if (!prov.v[k])
 			continue;
@@ -6058,6 +6068,7 @@ existing_dir(const struct opts *o, struct values *vs)
 			one.d[j].index = j + 1;
 			docs_push(&all, one.d[j]);
 		}
+		all.comments |= one.comments;
 		free(one.d);
 	}
 	existing_values(o, vs, &all, o->existing);
