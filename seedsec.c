@@ -1846,8 +1846,14 @@ struct jp {
 	int line, depth;
 };
 
+/* set while a server's reply is parsed: its "file" is then the request */
+static int json_in_reply;
+
 static void __attribute__((noreturn)) json_fail(struct jp *j, const char *what)
 {
+	if (json_in_reply)
+		fatal("%s: the reply is not JSON (%s at line %d of the reply)", j->file, what,
+		      j->line);
 	fatal("%s:%d: invalid JSON: %s", j->file, j->line, what);
 }
 
@@ -4123,7 +4129,9 @@ reply_json(const struct http_resp *r, const char *what)
 	if (i == r->n || (r->body[i] != '{' && r->body[i] != '['))
 		return NULL;
 	struct docs ds = {0};
+	json_in_reply = 1;
 	json_parse(r->body, r->n, what, &ds);
+	json_in_reply = 0;
 	struct node *root = NULL;
 	if (ds.n == 1) {
 		root = ds.d[0].root;
@@ -4137,7 +4145,7 @@ reply_json(const struct http_resp *r, const char *what)
 static void
 reply_reason(const struct http_resp *r, char *out, size_t n)
 {
-	struct node *j = reply_json(r, "error reply");
+	struct node *j = reply_json(r, "an error reply");
 	const struct node *e = map_get(j, "error");
 	const char *msg = NULL, *st = NULL;
 	if (e && e->kind == N_MAP) {
@@ -4431,7 +4439,9 @@ auth_jwt(struct auth *a)
 static void
 auth_take_token(struct auth *a, struct http_resp *r)
 {
-	struct node *j = reply_json(r, "token reply");
+	char what[sizeof a->source + 32];
+	snprintf(what, sizeof what, "%s: the token endpoint", a->source);
+	struct node *j = reply_json(r, what);
 	const char *t = map_str(j, "access_token");
 	if (!t || !token_ok(t, strlen(t))) {
 		node_free(j);
@@ -4849,7 +4859,9 @@ gsm_list(struct gsm *g, int k, struct gver *out, size_t max, int all, int *exist
 		}
 		if (st != 200)
 			gsm_bad_status(g, "GET", rel, &r);
-		struct node *j = reply_json(&r, "GSM versions list");
+		char what[sizeof rel + 8];
+		snprintf(what, sizeof what, "GET %s", rel);
+		struct node *j = reply_json(&r, what);
 		http_resp_free(&r);
 		struct node *vl = map_get(j, "versions");
 		if (!j || j->kind != N_MAP || (vl && vl->kind != N_SEQ)) {
@@ -4920,7 +4932,9 @@ gsm_access(struct gsm *g, int k, long ver, size_t *n)
 	int st = gsm_call(g, "GET", rel, NULL, 0, &r, 0);
 	if (st != 200)
 		gsm_bad_status(g, "GET", rel, &r);
-	struct node *j = reply_json(&r, "GSM access reply");
+	char what[420];
+	snprintf(what, sizeof what, "GET %s", rel);
+	struct node *j = reply_json(&r, what);
 	http_resp_free(&r);
 	const struct node *p = map_get(j, "payload");
 	const char *data = map_str(p, "data"), *crc = map_str(p, "dataCrc32c");
@@ -5004,7 +5018,9 @@ gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest)
 		int stale = st == GSM_AMBIGUOUS && g->h.stale;
 		if (st == 200) {
 			buf_free(&body);
-			struct node *j = reply_json(&r, "GSM addVersion reply");
+			char what[340];
+			snprintf(what, sizeof what, "POST %s", rel);
+			struct node *j = reply_json(&r, what);
 			long num = version_num(map_str(j, "name"));
 			const char *cs = map_str(j, "clientSpecifiedPayloadChecksum");
 			int checked = cs && !strcmp(cs, "true");
@@ -5748,6 +5764,23 @@ value_size_ok(const struct opts *o, int k, char *v, const char *from)
 	      gsm ? "GSM's 64 KiB payload limit" : "the 1 MiB a Kubernetes Secret can hold", max);
 }
 
+/* the file of --value KEY=@PATH ("-": stdin); errors name the path and the key */
+static char *
+read_value_file(const char *path, int k, size_t *n)
+{
+	char what[96];
+	snprintf(what, sizeof what, "the value of %s from", keys[k].name);
+	if (!strcmp(path, "-"))
+		return read_fd(0, "standard input", n, what);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		fatal("can't open %s (the value of %s): %s", path, keys[k].name, strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+		fatal("can't read %s (the value of %s): it is a directory", path, keys[k].name);
+	return read_fd(fd, path, n, what);
+}
+
 /* provided values: --value KEY=@PATH, then the key's environment variable */
 static void
 collect_provided(const struct opts *o, struct values *vs)
@@ -5756,7 +5789,7 @@ collect_provided(const struct opts *o, struct values *vs)
 		char from[PATH_MAX + 32];
 		if (o->valpath[k]) {
 			size_t n;
-			char *raw = read_file(o->valpath[k], &n, "value file for");
+			char *raw = read_value_file(o->valpath[k], k, &n);
 			snprintf(from, sizeof from, "--value %s=@%s", keys[k].name, o->valpath[k]);
 			char *v = clean_provided(k, raw, n, from);
 			sfree(raw, n);
@@ -5847,8 +5880,9 @@ struct existing_ctx {
 	const struct opts *o;
 	struct values *vs;
 	int seen[NKEYS];
-	int lossy;      /* things a rewrite of this file would drop */
-	char lost[256]; /* the first of them */
+	char *seen_at[NKEYS], *seen_ns[NKEYS]; /* where each was, its namespace */
+	int lossy;                             /* things a rewrite of this file would drop */
+	char lost[256];                        /* the first of them */
 };
 
 static void
@@ -5886,12 +5920,18 @@ existing_secret(void *ctx, struct node *obj, const char *where)
 			if (strcmp(m->k[i]->s, x->o->property))
 				existing_lost(x, where, "data keys besides the property");
 	}
-	if (x->seen[k])
-		fatal("%s: a second Secret named %s", where, name);
-	x->seen[k] = 1;
 	const char *ns = map_str(node_path(obj, "metadata"), "namespace");
+	if (x->seen[k])
+		fatal("%s: a second Secret named %s (namespace %s; the first, %s, is in namespace "
+		      "%s): give the Secrets of one namespace (kubectl get secret -n %s)",
+		      where, name, ns && *ns ? ns : "(none)", x->seen_at[k],
+		      x->seen_ns[k] ? x->seen_ns[k] : "(none)", x->o->ns);
+	x->seen[k] = 1;
+	x->seen_at[k] = xstrdup(where);
+	x->seen_ns[k] = ns && *ns ? xstrdup(ns) : NULL;
 	if (ns && strcmp(ns, x->o->ns))
-		warnx("%s: Secret %s is in namespace %s; rendering into %s", where, name, ns,
+		warnx("%s: Secret %s is in namespace %s; %s %s", where, name, ns,
+		      strcmp(x->o->cmd, "check") ? "rendering into" : "checking as namespace",
 		      x->o->ns);
 	struct node *data = map_get(obj, "data"), *sdata = map_get(obj, "stringData");
 	/* stringData wins over data, as the API server merges them */
@@ -5963,8 +6003,12 @@ existing_values(const struct opts *o, struct values *vs, struct docs *ds, const 
 		      "values\" (write-once keys would be made anew); for a first run leave "
 		      "--existing out",
 		      label);
-	struct existing_ctx x = {o, vs, {0}, 0, ""};
+	struct existing_ctx x = {o, vs, {0}, {0}, {0}, 0, ""};
 	walk_objects(ds, label, existing_secret, &x);
+	for (int k = 0; k < NKEYS; k++) {
+		free(x.seen_at[k]);
+		free(x.seen_ns[k]);
+	}
 	if (x.lossy && o->output && same_file(o->output, o->existing))
 		fatal("-o %s would rewrite --existing %s and drop what seedsec does not carry "
 		      "(%s%s); write to another file; nothing written",
@@ -6156,8 +6200,12 @@ mirror_read(const struct opts *o)
 static void
 state_dir_ready(const struct opts *o)
 {
-	make_dir(o->state, 0700);
 	struct stat st;
+	if (lstat(o->state, &st) == 0 && S_ISLNK(st.st_mode))
+		fatal("--state %s is a symbolic link; refused (it holds the Dex admin password: "
+		      "give the directory itself)",
+		      o->state);
+	make_dir(o->state, 0700);
 	if (lstat(o->state, &st) != 0 || !S_ISDIR(st.st_mode))
 		fatal("--state %s is not a directory", o->state);
 	if (st.st_uid != geteuid() || (st.st_mode & 022))
@@ -7583,7 +7631,7 @@ struct seal_piece {
  */
 static void
 seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs, const char **names,
-	     size_t n, const int *in_place)
+	     size_t n, const int *in_place, int missing)
 {
 	enum fmt f = o->format;
 	struct buf *nb = xcalloc(n ? n : 1, sizeof *nb);
@@ -7618,8 +7666,9 @@ seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
 		int same = same_file(o->output, o->existing);
 		if (o->output && strcmp(o->output, "-")) {
 			if (same && in->nsealed && n == 0)
-				status("UNCHANGED %s (every needed key is sealed already)",
-				       o->output);
+				status("UNCHANGED %s (%s)", o->output,
+				       missing ? "nothing new to seal"
+					       : "every needed key is sealed already");
 			else
 				write_file_atomic(o->output, b.p ? b.p : "", b.n, same);
 		} else {
@@ -7771,7 +7820,7 @@ seal_run(const struct opts *o, int rotate)
 	}
 	if (vs.v[P] && !in.doc[P])
 		state_dir_ready(&oo);
-	seal_deliver(&oo, &in, objs, names, n, in_place);
+	seal_deliver(&oo, &in, objs, names, n, in_place, vs.missing);
 	for (size_t i = 0; i < n; i++)
 		node_free(objs[i]);
 	if (vs.v[P] && !in.doc[P])
@@ -8254,7 +8303,8 @@ static const char usage_text[] =
 	"                     to each ExternalSecret data entry without one: per ExternalSecret a\n"
 	"                     target and an RFC 6902 op list under 'patch: |-'; append it to\n"
 	"                     kustomization.yaml (DIR: its *.yaml/*.yml, sorted; not recursive)\n"
-	"  bcrypt             bcrypt of a password read from stdin (--verify HASH checks one)\n"
+	"  bcrypt             bcrypt of a password read from stdin (-C N; --verify HASH checks "
+	"one)\n"
 	"\n"
 	"options (before or after the command):\n"
 	"  -c, --config FILE      platform config (default $CFG, else "
@@ -8269,15 +8319,19 @@ static const char usage_text[] =
 	"  --format yaml|json|list   output form (list: a v1 List, for kubectl only)\n"
 	"  -o, --output FILE      write atomically, mode 0600\n"
 	"  --split DIR            one file per object\n"
-	"  --namespace NS         source namespace (default secret-source)\n"
+	"  -n, --namespace NS     source namespace (default secret-source)\n"
 	"  --property KEY         data key in each Secret (default value)\n"
 	"  --state DIR            where the Dex password is mirrored (default secrets)\n"
-	"  --bcrypt-cost N        10..16 (default 12; Dex refuses other costs)\n"
-	"  -C N                   same, for the bcrypt command\n"
+	"  -C, --bcrypt-cost N    bcrypt cost, 10..16 (default 12; Dex refuses other costs): of\n"
+	"                         the Dex hash (render, seal, push, reset-dex-admin) and of "
+	"bcrypt\n"
+	"  --verify HASH          bcrypt: check the password on stdin against HASH instead\n"
 	"  --cert FILE            sealed-secrets certificate or RSA public key (seal)\n"
 	"  --scope S              strict (default), namespace-wide, cluster-wide (seal)\n"
 	"  --project P, --location L, --endpoint URL, --token-file F, --credentials F,\n"
-	"  --ca-file F, --timeout SECONDS, --dry-run     GSM (push, check, reset-dex-admin)\n"
+	"  --ca-file F, --timeout SECONDS     GSM (push, check, reset-dex-admin)\n"
+	"  --dry-run              push, reset-dex-admin (GSM or offline): say what would\n"
+	"                         change, change nothing\n"
 	"  --store-name N, --sa-name N, --sa-namespace NS   names for the store command\n"
 	"                         (default secret-store, eso-reader, external-secrets)\n"
 	"  --json                 a machine-readable report on stdout\n"

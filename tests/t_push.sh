@@ -245,6 +245,13 @@ $(lines cfdiff | grep cloudflare)
 $(grep 'warning' "$T/cfdiff.err")"
 same "  ... GSM still holds the old value, one version" "$CF_TOKEN 1" "$(gsm_value cloudflare-api-token) $(gsm_versions cloudflare-api-token | wc -l)"
 check "  ... neither value on stderr" eval '! grep -q "$CF_TOKEN" "$T/cfdiff.err"'
+gsm_faults '[{"method":"GET","path":"cloudflare-api-token/versions/1:access$","status":200,"body":"{\"payload\": {\"data\": oops","content_type":"application/json"}]'
+CLOUDFLARE_API_TOKEN=$CF_TOKEN run badjson -c "$CONFIG" --disable identity,n8n push
+same "an access reply that is not JSON: exit 2, the error names the request (key and version)" "2
+seedsec: GET secrets/cloudflare-api-token/versions/1:access: the reply is not JSON (unexpected character at line 1 of the reply)" \
+    "$rc
+$(grep '^seedsec:' "$T/badjson.err")"
+gsm_ctl DELETE faults >/dev/null
 seq0=$(q 's["seq"]')
 run cfnone -c "$CONFIG" --disable identity,n8n push
 same "no provided value: no access request for the existing key" 0 \

@@ -18,6 +18,13 @@ check "--help to a file: exit 0, the usage text" eval '[ $rc = 0 ] && grep -q "^
 rc=$?
 check "-V to a file: exit 0, one line with both versions" eval '[ $rc = 0 ] && grep -qx "seedsec [0-9.]* (Mbed TLS [0-9.]*)" version.out'
 
+# a --state that is a symlink (to a directory) is refused, and the message says so
+mkdir -m 700 realstate && ln -s realstate linkstate
+$S render --state linkstate -o ls.yaml 2> ls.err
+rc=$?
+check "--state LINK-TO-DIR: exit 2, says it is a symbolic link and refused; nothing written" \
+    eval '[ $rc = 2 ] && grep -qx "seedsec: --state linkstate is a symbolic link; refused (it holds the Dex admin password: give the directory itself)" ls.err && [ ! -e ls.yaml ] && [ -z "$(ls -A realstate)" ]'
+
 # the Dex password mirror is trusted only if it is ours, private and not a symlink
 mkdir -m 700 s1 && ln -s /etc/hostname s1/dex-admin-password
 $S render --state s1 > o1.yaml 2> e1.txt

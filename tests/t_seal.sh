@@ -315,6 +315,16 @@ expect_exit 1 "missing provided keys: exit 1, the rest sealed" \
     sh -c "'$SEEDSEC' --state '$T/state' seal --cert cert.pem --enable hf --json -o miss.yaml >miss.json 2>miss.err"
 check "  ... MISSING hf-token, 5 sealed, report parses" \
     eval 'grep -q "^MISSING hf-token" miss.err && [ "$($CHK docs miss.yaml)" = 5 ] && $PY -c "import json; r = json.load(open(\"miss.json\")); assert r[\"command\"] == \"seal\" and r[\"exit\"] == 1"'
+# ---- UNCHANGED: "nothing new to seal" when a needed key is missing ----------
+cp base.orig un.yaml
+S seal --cert cert.pem --existing un.yaml --enable hf -o un.yaml 2>un.err
+rc=$?
+check "sealed file, hf needed but not supplied: exit 1, MISSING, UNCHANGED (nothing new to seal), file untouched" \
+    eval '[ $rc = 1 ] && grep -q "^MISSING hf-token" un.err && grep -qx "UNCHANGED un.yaml (nothing new to seal)" un.err && ! grep -q "every needed key is sealed already" un.err && cmp -s un.yaml base.orig'
+S seal --cert cert.pem --existing un.yaml -o un.yaml 2>un2.err
+rc=$?
+check "  ... and with nothing missing: exit 0, UNCHANGED (every needed key is sealed already)" \
+    eval '[ $rc = 0 ] && grep -qx "UNCHANGED un.yaml (every needed key is sealed already)" un2.err'
 # ---- reset-dex-admin --cert: the Dex pair rotated inside a sealed file --------
 rm -rf "$T/rstate"
 R() { "$SEEDSEC" --state "$T/rstate" "$@"; }

@@ -51,6 +51,17 @@ check "--disable hf wins over a supplied value" [ "$($V dump nohf.yaml | grep -c
 HF_TOKEN=notprefixed "$SEEDSEC" render > hint.yaml 2> hint.err
 check "shape hint warns, never blocks" [ "$($V get hint.yaml hf-token)" = notprefixed ] && grep -q 'does not start with hf_' hint.err
 
+# --- a --value file that cannot be read: the message names the path, then the key
+"$SEEDSEC" --value hf-token=@nonexist render > /dev/null 2> vf.err
+rc=$?
+check "--value KEY=@missing: exit 2, \"can't open PATH (the value of KEY): reason\"" \
+    eval '[ $rc = 2 ] && [ "$(cat vf.err)" = "seedsec: can'"'"'t open nonexist (the value of hf-token): No such file or directory" ]'
+mkdir -p vdir
+"$SEEDSEC" --value hf-token=@vdir render > /dev/null 2> vd.err
+rc=$?
+check "--value KEY=@DIR: exit 2, says it is a directory" \
+    eval '[ $rc = 2 ] && [ "$(cat vd.err)" = "seedsec: can'"'"'t read vdir (the value of hf-token): it is a directory" ]'
+
 # --- values never on argv
 "$SEEDSEC" --value hf-token=hf_secretliteral render > argv.out 2> argv.err
 check "--value KEY=literal refused, exit 2" [ $? = 2 ]
@@ -123,6 +134,7 @@ bad_existing cm.yaml '---\napiVersion: v1\nkind: Secret\nmetadata: {name: a-b}\n
 bad_existing dup.yaml '---\napiVersion: v1\nkind: Secret\nmetadata: {name: vllm-api-key}\ndata: {value: YQ==}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: vllm-api-key}\ndata: {value: YQ==}\n' 'a second Secret named vllm-api-key'
 bad_existing noprop.yaml 'apiVersion: v1\nkind: Secret\nmetadata: {name: vllm-api-key}\ndata: {token: YQ==}\n' "has no data key 'value' (see --property)"
 bad_existing badjson.json '{"apiVersion": "v1", "kind": "Secret",\n "metadata": {"name": "x"}, }' 'badjson.json:2: invalid JSON'
+bad_existing dupns.yaml '{"apiVersion":"v1","kind":"List","items":[\n{"apiVersion":"v1","kind":"Secret","metadata":{"name":"vllm-api-key","namespace":"secret-source"},"data":{"value":"YQ=="}},\n{"apiVersion":"v1","kind":"Secret","metadata":{"name":"vllm-api-key","namespace":"team-b"},"data":{"value":"Yg=="}}]}\n' 'dupns.yaml: document 1 (line 1) item 2: a second Secret named vllm-api-key (namespace team-b; the first, dupns.yaml: document 1 (line 1) item 1, is in namespace secret-source): give the Secrets of one namespace (kubectl get secret -n secret-source)'
 printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: not-in-contract}\ndata: {value: YQ==}\n' > other.yaml
 "$SEEDSEC" render --existing other.yaml > other.out 2> other.err
 check "a Secret outside the contract is reported and ignored" grep -q '^IGNORED not-in-contract' other.err
