@@ -66,6 +66,7 @@
 
 #define MAX_INPUT_BYTES     (16u << 20) /* biggest file we read: 16 MiB */
 #define MAX_VALUE           (64u << 10) /* GSM payload limit: 64 KiB */
+#define MAX_SECRET_VALUE    (1u << 20)  /* Kubernetes Secret size limit: 1 MiB */
 #define MAX_DEPTH           64          /* nesting limit for YAML/JSON */
 #define BCRYPT_MIN_COST     10          /* Dex refuses hashes outside 10..16 */
 #define BCRYPT_MAX_COST     16
@@ -448,7 +449,16 @@ sync_parent_dir(const char *path)
 static void
 write_file_atomic(const char *path, const char *data, size_t n, int replace)
 {
-	char tmp[PATH_MAX];
+	char tmp[PATH_MAX], real[PATH_MAX];
+	struct stat lst;
+	/* replacing a file reached through a symlink (-o and --existing naming a
+	 * link to a file kept in git): write through it, so the link stays a link
+	 * and its target gets the new content; the temp file goes beside the target */
+	if (replace && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+		if (!realpath(path, real))
+			fatal("can't resolve the symbolic link %s: %s", path, strerror(errno));
+		path = real;
+	}
 	int fd = -1;
 	for (int i = 0; i < 100 && fd < 0; i++) {
 		unsigned r = (unsigned)getpid() * 2654435761u + (unsigned)i * 40503u +
@@ -825,6 +835,7 @@ struct doc {
 struct docs {
 	struct doc *d;
 	size_t n, cap;
+	int comments; /* YAML comments were read (a rewrite would not keep them) */
 };
 
 static void
@@ -1714,7 +1725,11 @@ bcrypt_hash_wellformed(const char *h, size_t n, const char **why)
 	return *why == NULL;
 }
 
-/* cost and salt of any well-shaped $2?$ hash (cost 4..31) */
+/*
+ * cost and salt of any well-shaped $2?$ hash, cost 4..16: each step of cost
+ * doubles the work, and a cost above Dex's 16 (up to 31) would keep a check
+ * busy for minutes to days; such a hash never matches here.
+ */
 static int
 bcrypt_parse(const char *hash, size_t hlen, int *cost, unsigned char salt[16])
 {
@@ -1722,7 +1737,7 @@ bcrypt_parse(const char *hash, size_t hlen, int *cost, unsigned char salt[16])
 	    hash[6] != '$' || !isdigit((unsigned char)hash[4]) || !isdigit((unsigned char)hash[5]))
 		return 0;
 	*cost = (hash[4] - '0') * 10 + (hash[5] - '0');
-	return *cost >= 4 && *cost <= 31 && bc64_decode_salt(salt, hash + 7);
+	return *cost >= 4 && *cost <= BCRYPT_MAX_COST && bc64_decode_salt(salt, hash + 7);
 }
 
 /* does lane ln's result match the 31 hash characters at h? (constant time) */
@@ -1856,6 +1871,9 @@ struct jp {
 	struct buf *live; /* the string being read: freed on an error */
 };
 
+/* set while a server's reply is parsed: its "file" is then the request */
+static int json_in_reply;
+
 static void __attribute__((noreturn)) json_fail(struct jp *j, const char *what)
 {
 	if (j->live)
@@ -1865,6 +1883,9 @@ static void __attribute__((noreturn)) json_fail(struct jp *j, const char *what)
 			 what);
 		longjmp(soft.jb, 1);
 	}
+	if (json_in_reply)
+		fatal("%s: the reply is not JSON (%s at line %d of the reply)", j->file, what,
+		      j->line);
 	fatal("%s:%d: invalid JSON: %s", j->file, j->line, what);
 }
 
@@ -2255,6 +2276,7 @@ struct yp {
 	const char *file, *s, *p, *end, *ls;
 	int line, depth;
 	struct buf *live; /* the scalar being read: freed on an error */
+	int *comments;    /* set once a comment is seen (shared by look-ahead copies) */
 };
 
 static void __attribute__((noreturn)) yaml_fail(struct yp *y, const char *what)
@@ -2303,8 +2325,11 @@ y_spaces(struct yp *y)
 static int
 y_comment_here(const struct yp *y)
 {
-	return y->p < y->end && *y->p == '#' &&
-	       (y->p == y->ls || y->p[-1] == ' ' || y->p[-1] == '\t');
+	int c = y->p < y->end && *y->p == '#' &&
+		(y->p == y->ls || y->p[-1] == ' ' || y->p[-1] == '\t');
+	if (c)
+		*y->comments = 1;
+	return c;
 }
 
 /* after a value: only spaces and a comment may follow on the line */
@@ -2538,6 +2563,7 @@ y_plain(struct yp *y, int parent, int is_value)
 		while (!y_eol(y, y->p)) {
 			if (*y->p == '#' && (y->p[-1] == ' ' || y->p[-1] == '\t')) {
 				comment = 1;
+				*y->comments = 1;
 				break;
 			}
 			if (*y->p == ':' &&
@@ -2980,7 +3006,8 @@ y_node(struct yp *y, int parent)
 static void
 yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 {
-	struct yp y = {file, src, src, src + n, src, 1, 0, NULL};
+	int comments = 0;
+	struct yp y = {file, src, src, src + n, src, 1, 0, NULL, &comments};
 	if (n >= 3 && !memcmp(src, "\xef\xbb\xbf", 3))
 		y.p = y.ls = src + 3;
 	if (memchr(src, 0, n)) {
@@ -3041,6 +3068,7 @@ yaml_parse(const char *src, size_t n, const char *file, struct docs *out)
 				cur.end = n;
 				docs_push(out, cur);
 			}
+			out->comments |= comments;
 			break;
 		}
 		/* a marker line at y.p */
@@ -4149,7 +4177,9 @@ reply_json(const struct http_resp *r, const char *what)
 	if (i == r->n || (r->body[i] != '{' && r->body[i] != '['))
 		return NULL;
 	struct docs ds = {0};
+	json_in_reply = 1;
 	json_parse(r->body, r->n, what, &ds);
+	json_in_reply = 0;
 	struct node *root = NULL;
 	if (ds.n == 1) {
 		root = ds.d[0].root;
@@ -4163,7 +4193,7 @@ reply_json(const struct http_resp *r, const char *what)
 static void
 reply_reason(const struct http_resp *r, char *out, size_t n)
 {
-	struct node *j = reply_json(r, "error reply");
+	struct node *j = reply_json(r, "an error reply");
 	const struct node *e = map_get(j, "error");
 	const char *msg = NULL, *st = NULL;
 	if (e && e->kind == N_MAP) {
@@ -4457,7 +4487,9 @@ auth_jwt(struct auth *a)
 static void
 auth_take_token(struct auth *a, struct http_resp *r)
 {
-	struct node *j = reply_json(r, "token reply");
+	char what[sizeof a->source + 32];
+	snprintf(what, sizeof what, "%s: the token endpoint", a->source);
+	struct node *j = reply_json(r, what);
 	const char *t = map_str(j, "access_token");
 	if (!t || !token_ok(t, strlen(t))) {
 		node_free(j);
@@ -4887,7 +4919,9 @@ gsm_list(struct gsm *g, int k, gsm_each_fn each, void *ctx)
 		}
 		if (st != 200)
 			gsm_bad_status(g, "GET", rel, &r);
-		struct node *j = reply_json(&r, "GSM versions list");
+		char what[sizeof rel + 8];
+		snprintf(what, sizeof what, "GET %s", rel);
+		struct node *j = reply_json(&r, what);
 		http_resp_free(&r);
 		struct node *vl = map_get(j, "versions");
 		if (!j || j->kind != N_MAP || (vl && vl->kind != N_SEQ)) {
@@ -4972,7 +5006,9 @@ gsm_access(struct gsm *g, int k, long ver, size_t *n)
 	int st = gsm_call(g, "GET", rel, NULL, 0, &r, 0);
 	if (st != 200)
 		gsm_bad_status(g, "GET", rel, &r);
-	struct node *j = reply_json(&r, "GSM access reply");
+	char what[420];
+	snprintf(what, sizeof what, "GET %s", rel);
+	struct node *j = reply_json(&r, what);
 	http_resp_free(&r);
 	const struct node *p = map_get(j, "payload");
 	const char *data = map_str(p, "data"), *crc = map_str(p, "dataCrc32c");
@@ -5103,8 +5139,13 @@ gsm_find_added(struct gsm *g, int k, const char *v, size_t n, uint32_t crc, long
 static long
 gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest)
 {
-	if (n == 0 || n > MAX_VALUE)
-		gsm_fail(g, "the value is empty or larger than GSM's 64 KiB");
+	if (n == 0)
+		gsm_fail(g, "the value is empty; GSM refuses an empty version");
+	if (n > MAX_VALUE)
+		gsm_fail(g,
+			 "the value is %zu bytes, larger than GSM's 64 KiB payload limit (%u "
+			 "bytes)",
+			 n, MAX_VALUE);
 	uint32_t crc = crc32c((const unsigned char *)v, n);
 	char *b64 = b64_encode((const unsigned char *)v, n);
 	struct buf body = {0};
@@ -5120,7 +5161,9 @@ gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest)
 		int stale = st == GSM_AMBIGUOUS && g->h.stale;
 		if (st == 200) {
 			buf_free(&body);
-			struct node *j = reply_json(&r, "GSM addVersion reply");
+			char what[340];
+			snprintf(what, sizeof what, "POST %s", rel);
+			struct node *j = reply_json(&r, what);
 			long num = version_num(map_str(j, "name"));
 			const char *cs = map_str(j, "clientSpecifiedPayloadChecksum");
 			int checked = cs && !strcmp(cs, "true");
@@ -5863,6 +5906,42 @@ decide_needed(const struct opts *o, const struct config *c, struct values *vs)
 	}
 }
 
+/*
+ * A provided value larger than where it goes can hold is refused before
+ * anything is asked or written: GSM takes at most 64 KiB per version (push),
+ * a Kubernetes Secret at most 1 MiB (render, seal, reset-dex-admin).
+ */
+static void
+value_size_ok(const struct opts *o, int k, char *v, const char *from)
+{
+	int gsm = !strcmp(o->cmd, "push");
+	size_t max = gsm ? MAX_VALUE : MAX_SECRET_VALUE, n = strlen(v);
+	if (n <= max)
+		return;
+	sfree_str(v);
+	fatal("%s (from %s): the value is %zu bytes, larger than %s (%zu bytes); nothing "
+	      "written",
+	      keys[k].name, from, n,
+	      gsm ? "GSM's 64 KiB payload limit" : "the 1 MiB a Kubernetes Secret can hold", max);
+}
+
+/* the file of --value KEY=@PATH ("-": stdin); errors name the path and the key */
+static char *
+read_value_file(const char *path, int k, size_t *n)
+{
+	char what[96];
+	snprintf(what, sizeof what, "the value of %s from", keys[k].name);
+	if (!strcmp(path, "-"))
+		return read_fd(0, "standard input", n, what);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		fatal("can't open %s (the value of %s): %s", path, keys[k].name, strerror(errno));
+	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+		fatal("can't read %s (the value of %s): it is a directory", path, keys[k].name);
+	return read_fd(fd, path, n, what);
+}
+
 /* provided values: --value KEY=@PATH, then the key's environment variable */
 static void
 collect_provided(const struct opts *o, struct values *vs)
@@ -5871,7 +5950,7 @@ collect_provided(const struct opts *o, struct values *vs)
 		char from[PATH_MAX + 32];
 		if (o->valpath[k]) {
 			size_t n;
-			char *raw = read_file(o->valpath[k], &n, "value file for");
+			char *raw = read_value_file(o->valpath[k], k, &n);
 			snprintf(from, sizeof from, "--value %s=@%s", keys[k].name, o->valpath[k]);
 			char *v = clean_provided(k, raw, n, from);
 			sfree(raw, n);
@@ -5880,6 +5959,7 @@ collect_provided(const struct opts *o, struct values *vs)
 				      keys[k].name);
 				continue;
 			}
+			value_size_ok(o, k, v, from);
 			/* an operator's own value for a generated key: kept, but say what breaks */
 			const char *bad = rule_violation(k, v, strlen(v), 0);
 			if (bad)
@@ -5893,8 +5973,10 @@ collect_provided(const struct opts *o, struct values *vs)
 			if (!e || !*e)
 				continue;
 			char *v = clean_provided(k, e, strlen(e), keys[k].env);
-			if (v)
-				value_set(vs, k, v, O_PROVIDED, keys[k].env);
+			if (!v)
+				continue;
+			value_size_ok(o, k, v, keys[k].env);
+			value_set(vs, k, v, O_PROVIDED, keys[k].env);
 		}
 	}
 }
@@ -5991,8 +6073,9 @@ struct existing_ctx {
 	const struct opts *o;
 	struct values *vs;
 	int seen[NKEYS];
-	int lossy;      /* things a rewrite of this file would drop */
-	char lost[256]; /* the first of them */
+	char *seen_at[NKEYS], *seen_ns[NKEYS]; /* where each was, its namespace */
+	int lossy;                             /* things a rewrite of this file would drop */
+	char lost[256];                        /* the first of them */
 };
 
 static void
@@ -6030,12 +6113,18 @@ existing_secret(void *ctx, struct node *obj, const char *where)
 			if (strcmp(m->k[i]->s, x->o->property))
 				existing_lost(x, where, "data keys besides the property");
 	}
-	if (x->seen[k])
-		fatal("%s: a second Secret named %s", where, name);
-	x->seen[k] = 1;
 	const char *ns = map_str(node_path(obj, "metadata"), "namespace");
+	if (x->seen[k])
+		fatal("%s: a second Secret named %s (namespace %s; the first, %s, is in namespace "
+		      "%s): give the Secrets of one namespace (kubectl get secret -n %s)",
+		      where, name, ns && *ns ? ns : "(none)", x->seen_at[k],
+		      x->seen_ns[k] ? x->seen_ns[k] : "(none)", x->o->ns);
+	x->seen[k] = 1;
+	x->seen_at[k] = xstrdup(where);
+	x->seen_ns[k] = ns && *ns ? xstrdup(ns) : NULL;
 	if (ns && strcmp(ns, x->o->ns))
-		warnx("%s: Secret %s is in namespace %s; rendering into %s", where, name, ns,
+		warnx("%s: Secret %s is in namespace %s; %s %s", where, name, ns,
+		      strcmp(x->o->cmd, "check") ? "rendering into" : "checking as namespace",
 		      x->o->ns);
 	struct node *data = map_get(obj, "data"), *sdata = map_get(obj, "stringData");
 	/* stringData wins over data, as the API server merges them */
@@ -6107,12 +6196,18 @@ existing_values(const struct opts *o, struct values *vs, struct docs *ds, const 
 		      "values\" (write-once keys would be made anew); for a first run leave "
 		      "--existing out",
 		      label);
-	struct existing_ctx x = {o, vs, {0}, 0, ""};
+	struct existing_ctx x = {o, vs, {0}, {0}, {0}, 0, ""};
 	walk_objects(ds, label, existing_secret, &x);
+	for (int k = 0; k < NKEYS; k++) {
+		free(x.seen_at[k]);
+		free(x.seen_ns[k]);
+	}
 	if (x.lossy && o->output && same_file(o->output, o->existing))
 		fatal("-o %s would rewrite --existing %s and drop what seedsec does not carry "
 		      "(%s%s); write to another file; nothing written",
 		      o->output, label, x.lost, x.lossy > 1 ? ", and more" : "");
+	if (ds->comments && !o->dry_run && o->output && same_file(o->output, o->existing))
+		warnx("%s: comments are not kept when %s is rewritten", label, label);
 	for (int k = 0; k < NKEYS; k++) {
 		if (!prov.v[k])
 			continue;
@@ -6210,6 +6305,7 @@ existing_dir(const struct opts *o, struct values *vs)
 			one.d[j].index = j + 1;
 			docs_push(&all, one.d[j]);
 		}
+		all.comments |= one.comments;
 		free(one.d);
 	}
 	existing_values(o, vs, &all, o->existing);
@@ -6297,8 +6393,12 @@ mirror_read(const struct opts *o)
 static void
 state_dir_ready(const struct opts *o)
 {
-	make_dir(o->state, 0700);
 	struct stat st;
+	if (lstat(o->state, &st) == 0 && S_ISLNK(st.st_mode))
+		fatal("--state %s is a symbolic link; refused (it holds the Dex admin password: "
+		      "give the directory itself)",
+		      o->state);
+	make_dir(o->state, 0700);
 	if (lstat(o->state, &st) != 0 || !S_ISDIR(st.st_mode))
 		fatal("--state %s is not a directory", o->state);
 	if (st.st_uid != geteuid() || (st.st_mode & 022))
@@ -6558,6 +6658,8 @@ json_report(const struct opts *o, const struct values *vs, int code)
 		static const char *const on[] = {"MISSING", "EXISTS", "CREATED", "EXISTS",
 						 "CREATED"};
 		const char *st = vs->v[k] ? on[vs->o[k]] : vs->needed[k] ? "MISSING" : "NOT_NEEDED";
+		if (o->dry_run && keys[k].flags & (F_DEX_PW | F_DEX_HASH))
+			st = "WOULD_ROTATE"; /* only reset-dex-admin takes --dry-run here */
 		map_add(e, "status", node_str(st));
 		static const char *const orig[] = {"none", "existing", "provided", "mirror",
 						   "generated"};
@@ -6779,6 +6881,21 @@ cmd_render(const struct opts *o)
 	return code;
 }
 
+/* reset-dex-admin --dry-run offline (plain or sealed): say what would happen */
+static void
+dry_rotate_report(const struct opts *o, struct values *vs)
+{
+	/* everything was read and checked as for the real run; nothing is made and
+	 * nothing written: no -o, no --split, no stream on stdout, the mirror as it is */
+	if (o->output && strcmp(o->output, "-") && path_exists(o->output) &&
+	    !same_file(o->output, o->existing))
+		fatal("%s already exists; seedsec never overwrites a file (remove it, or pass it "
+		      "as --existing)",
+		      o->output);
+	status("WOULD-ROTATE dex-admin-password and dex-admin-hash (nothing written)");
+	json_report(o, vs, EXIT_OK);
+}
+
 /* offline: the whole earlier stream with a new Dex password and hash */
 static int
 cmd_reset_dex_admin_offline(const struct opts *o)
@@ -6786,6 +6903,12 @@ cmd_reset_dex_admin_offline(const struct opts *o)
 	struct config c;
 	struct values vs = {0};
 	prepare(o, &c, &vs);
+	if (o->dry_run) {
+		vs.needed[K_DEX_ADMIN_PASSWORD] = vs.needed[K_DEX_ADMIN_HASH] = 1;
+		dry_rotate_report(o, &vs);
+		command_done(&c, &vs);
+		return EXIT_OK;
+	}
 	value_set(&vs, K_DEX_ADMIN_PASSWORD, gen_value(K_DEX_ADMIN_PASSWORD), O_GENERATED, NULL);
 	value_set(&vs, K_DEX_ADMIN_HASH, dex_hash_for(vs.v[K_DEX_ADMIN_PASSWORD], o->bcrypt_cost),
 		  O_GENERATED, NULL);
@@ -6853,9 +6976,54 @@ read_password(size_t *n)
 	return buf_take(&b, n);
 }
 
+/*
+ * bcrypt --verify HASH: a HASH that is no bcrypt hash is a usage error, said
+ * before the password is asked for, never a "mismatch". The usual cause is
+ * a shell that expanded "$2y$10$..." inside double quotes ($2, $10: empty).
+ */
+static void
+verify_hash_usable(const char *h)
+{
+	static const char quotes[] =
+		" (in double quotes a shell expands $2y$10$... to something else: put the hash "
+		"in single quotes)";
+	size_t n = strlen(h);
+	int shaped = n >= 7 && h[0] == '$' && h[1] == '2' &&
+		     (h[2] == 'a' || h[2] == 'b' || h[2] == 'y') && h[3] == '$' &&
+		     isdigit((unsigned char)h[4]) && isdigit((unsigned char)h[5]) && h[6] == '$';
+	if (n == 0)
+		fatal("bcrypt --verify: the hash is empty, not a bcrypt hash%s", quotes);
+	if (!shaped)
+		fatal("bcrypt --verify: not a bcrypt hash: it does not start with $2a$, $2b$ or "
+		      "$2y$ and a two-digit cost%s",
+		      strchr(h, '$') && n >= 7 ? "" : quotes);
+	if (n != BCRYPT_HASH_LEN)
+		fatal("bcrypt --verify: not a bcrypt hash: %zu characters, a bcrypt hash has "
+		      "%d%s",
+		      n, BCRYPT_HASH_LEN,
+		      n < BCRYPT_HASH_LEN ? "" : " (check for surrounding whitespace)");
+	for (size_t i = 7; i < n; i++)
+		if (bc64_val(h[i]) < 0)
+			fatal("bcrypt --verify: not a bcrypt hash: character %zu is outside "
+			      "bcrypt's alphabet [./A-Za-z0-9]",
+			      i + 1);
+	int cost = (h[4] - '0') * 10 + (h[5] - '0');
+	if (cost < 4 || cost > 31)
+		fatal("bcrypt --verify: not a bcrypt hash: cost %d is outside bcrypt's 4..31",
+		      cost);
+	if (cost > BCRYPT_MAX_COST)
+		fatal("bcrypt --verify: the hash has cost %d, which Dex refuses (it accepts "
+		      "%d..%d); not checked: each step of cost doubles the time, and this one "
+		      "would take %ld times as long as cost %d (cost 31: hours); refused",
+		      cost, BCRYPT_MIN_COST, BCRYPT_MAX_COST, 1L << (cost - BCRYPT_MAX_COST),
+		      BCRYPT_MAX_COST);
+}
+
 static int
 cmd_bcrypt(const struct opts *o)
 {
+	if (o->verify)
+		verify_hash_usable(o->verify);
 	size_t n;
 	char *pw = read_password(&n);
 	if (memchr(pw, 0, n)) {
@@ -6880,9 +7048,14 @@ cmd_bcrypt(const struct opts *o)
 			fatal("bcrypt: empty password");
 		}
 		char *h = bcrypt_hash(pw, n, o->bcrypt_cost); /* verified against pw in there */
-		printf("%s\n", h);
-		fflush(stdout);
+		struct buf line = {0};
+		buf_printf(&line, "%s\n", h);
 		sfree_str(h);
+		sfree(pw, n); /* wiped before a write that may fail (and exit) */
+		pw = NULL;
+		n = 0;
+		write_stdout(line.p, line.n);
+		buf_free(&line);
 	}
 	sfree(pw, n);
 	return code;
@@ -6950,6 +7123,26 @@ push_value(struct values *vs, int k, const char **from)
 	return vs->v[k];
 }
 
+/*
+ * A value supplied for a key GSM already holds is never used; say so only
+ * when it differs from the stored one (stored: the enabled version, or NULL
+ * when there is none to compare with).
+ */
+static void
+provided_vs_stored(const struct values *vs, int k, const char *stored, size_t n)
+{
+	if (!vs->v[k] || vs->o[k] != O_PROVIDED)
+		return;
+	if (!stored)
+		warnx("%s exists in GSM; the value from %s was not used (seedsec never replaces "
+		      "a value)",
+		      keys[k].name, vs->from[k]);
+	else if (strlen(vs->v[k]) != n || memcmp(vs->v[k], stored, n))
+		warnx("%s exists in GSM with a different value; the stored value was kept and the "
+		      "one from %s not used (seedsec never replaces a value)",
+		      keys[k].name, vs->from[k]);
+}
+
 static void
 push_key(struct gsm *g, struct values *vs, int k)
 {
@@ -6959,15 +7152,20 @@ push_key(struct gsm *g, struct values *vs, int k)
 	char how[200];
 	missing_how(k, how, sizeof how);
 	const char *from = NULL, *val = NULL;
+	char *stored = NULL;
+	size_t sn = 0;
 	if (!gk.exists || !gk.latest)
 		val = g->dry_run && keys[k].src == S_GEN ? "" : push_value(vs, k, &from);
-	else
-		from = NULL;
-	if (gk.exists && gk.latest && vs->v[k] && vs->o[k] == O_PROVIDED)
-		warnx("%s exists in GSM; the value from %s was not used (seedsec never replaces "
-		      "a value)",
-		      keys[k].name, vs->from[k]);
-	push_apply(g, k, &gk, val, val && *val ? from : NULL, NULL, 0, how);
+	else if (vs->v[k] && vs->o[k] == O_PROVIDED) {
+		/* only then is the stored value read: to compare the two */
+		if (gk.enabled)
+			stored = gsm_access(g, k, gk.enabled, &sn);
+		provided_vs_stored(vs, k, stored, sn);
+	}
+	/* a repair re-adds the enabled version's value: the one just read */
+	push_apply(g, k, &gk, val, val && *val ? from : NULL, stored, sn, how);
+	if (stored)
+		sfree(stored, sn);
 }
 
 /*
@@ -7026,6 +7224,10 @@ push_dex(struct gsm *g, const struct opts *o, struct values *vs)
 		g->cur = H;
 		hash = gsm_access(g, H, gh.enabled, &hashn);
 	}
+	if (p_has)
+		provided_vs_stored(vs, P, pw, pwn);
+	if (h_has)
+		provided_vs_stored(vs, H, hash, hashn);
 	if (p_has && h_has) {
 		int match = strlen(hash) == hashn && bcrypt_verify(pw, pwn, hash, hashn);
 		push_apply(g, P, &gp, NULL, NULL, pw, pwn, "");
@@ -7737,7 +7939,7 @@ struct seal_piece {
  */
 static void
 seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs, const char **names,
-	     size_t n, const int *in_place)
+	     size_t n, const int *in_place, int missing)
 {
 	enum fmt f = o->format;
 	struct buf *nb = xcalloc(n ? n : 1, sizeof *nb);
@@ -7772,8 +7974,9 @@ seal_deliver(const struct opts *o, const struct seal_in *in, struct node **objs,
 		int same = same_file(o->output, o->existing);
 		if (o->output && strcmp(o->output, "-")) {
 			if (same && in->nsealed && n == 0)
-				status("UNCHANGED %s (every needed key is sealed already)",
-				       o->output);
+				status("UNCHANGED %s (%s)", o->output,
+				       missing ? "nothing new to seal"
+					       : "every needed key is sealed already");
 			else
 				write_file_atomic(o->output, b.p ? b.p : "", b.n, same);
 		} else {
@@ -7889,8 +8092,6 @@ seal_run(const struct opts *o, int rotate)
 		old_doc[H] = in.doc[H];
 		in.doc[P] = in.doc[H] = 0;
 		vs.needed[P] = vs.needed[H] = 1;
-		value_set(&vs, P, gen_value(P), O_GENERATED, NULL);
-		value_set(&vs, H, dex_hash_for(vs.v[P], o->bcrypt_cost), O_GENERATED, NULL);
 	}
 	struct opts oo = *o;
 	if (in.nsealed) {
@@ -7902,6 +8103,18 @@ seal_run(const struct opts *o, int rotate)
 			      in.label, in.json ? "JSON" : "YAML",
 			      o->format == FMT_JSON ? "json" : "yaml");
 		oo.format = want;
+	}
+	if (rotate && o->dry_run) {
+		dry_rotate_report(o, &vs);
+		sfree(in.src, in.n);
+		docs_free(&in.ds);
+		mbedtls_pk_free(&s.pk);
+		command_done(&c, &vs);
+		return EXIT_OK;
+	}
+	if (rotate) {
+		value_set(&vs, P, gen_value(P), O_GENERATED, NULL);
+		value_set(&vs, H, dex_hash_for(vs.v[P], o->bcrypt_cost), O_GENERATED, NULL);
 	}
 	seal_fill(&oo, &vs, &in);
 	report_values(&oo, &vs);
@@ -7919,7 +8132,7 @@ seal_run(const struct opts *o, int rotate)
 	}
 	if (vs.v[P] && !in.doc[P])
 		state_dir_ready(&oo);
-	seal_deliver(&oo, &in, objs, names, n, in_place);
+	seal_deliver(&oo, &in, objs, names, n, in_place, vs.missing);
 	for (size_t i = 0; i < n; i++)
 		node_free(objs[i]);
 	if (vs.v[P] && !in.doc[P])
@@ -8440,7 +8653,8 @@ static const char usage_text[] =
 	"                     kustomization.yaml (DIR: its *.yaml/*.yml, sorted; not recursive;\n"
 	"                     a file there it cannot read that never says ExternalSecret: a\n"
 	"                     warning, skipped)\n"
-	"  bcrypt             bcrypt of a password read from stdin (--verify HASH checks one)\n"
+	"  bcrypt             bcrypt of a password read from stdin (-C N; --verify HASH checks "
+	"one)\n"
 	"\n"
 	"options (before or after the command):\n"
 	"  -c, --config FILE      platform config (default $CFG, else "
@@ -8456,15 +8670,19 @@ static const char usage_text[] =
 	"  --format yaml|json|list   output form (list: a v1 List, for kubectl only)\n"
 	"  -o, --output FILE      write atomically, mode 0600\n"
 	"  --split DIR            one file per object\n"
-	"  --namespace NS         source namespace (default secret-source)\n"
+	"  -n, --namespace NS     source namespace (default secret-source)\n"
 	"  --property KEY         data key in each Secret (default value)\n"
 	"  --state DIR            where the Dex password is mirrored (default secrets)\n"
-	"  --bcrypt-cost N        10..16 (default 12; Dex refuses other costs)\n"
-	"  -C N                   same, for the bcrypt command\n"
+	"  -C, --bcrypt-cost N    bcrypt cost, 10..16 (default 12; Dex refuses other costs): of\n"
+	"                         the Dex hash (render, seal, push, reset-dex-admin) and of "
+	"bcrypt\n"
+	"  --verify HASH          bcrypt: check the password on stdin against HASH instead\n"
 	"  --cert FILE            sealed-secrets certificate or RSA public key (seal)\n"
 	"  --scope S              strict (default), namespace-wide, cluster-wide (seal)\n"
 	"  --project P, --location L, --endpoint URL, --token-file F, --credentials F,\n"
-	"  --ca-file F, --timeout SECONDS, --dry-run     GSM (push, check, reset-dex-admin)\n"
+	"  --ca-file F, --timeout SECONDS     GSM (push, check, reset-dex-admin)\n"
+	"  --dry-run              push, reset-dex-admin (GSM or offline): say what would\n"
+	"                         change, change nothing\n"
 	"  --store-name N, --sa-name N, --sa-namespace NS   names for the store command\n"
 	"                         (default secret-store, eso-reader, external-secrets)\n"
 	"  --json                 a machine-readable report on stdout\n"
@@ -8473,6 +8691,9 @@ static const char usage_text[] =
 	"\n"
 	"exit: 0 done; 1 done but something needed is missing or a check failed;\n"
 	"      2 usage or runtime error (nothing half-written)\n";
+
+static const char version_text[] =
+	"seedsec " SEEDSEC_VERSION " (Mbed TLS " MBEDTLS_VERSION_STRING ")\n";
 
 static void __attribute__((noreturn)) usage(const char *why)
 {
@@ -8743,10 +8964,8 @@ apply_opt(struct opts *o, enum optid id, const char *arg, const char *spelled)
 	case OPT_SA_NAME: o->sa_name = arg; break;
 	case OPT_SA_NAMESPACE: o->sa_namespace = arg; break;
 	case OPT_QUIET: quiet = 1; break;
-	case OPT_HELP: fputs(usage_text, stdout); exit(EXIT_OK);
-	case OPT_VERSION:
-		printf("seedsec %s (Mbed TLS %s)\n", SEEDSEC_VERSION, MBEDTLS_VERSION_STRING);
-		exit(EXIT_OK);
+	case OPT_HELP: write_stdout(usage_text, sizeof usage_text - 1); exit(EXIT_OK);
+	case OPT_VERSION: write_stdout(version_text, sizeof version_text - 1); exit(EXIT_OK);
 	}
 }
 

@@ -84,6 +84,12 @@ r=json.load(open(sys.argv[1]))
 bad=[k for k in r["keys"] if k["status"]!="OK"]
 assert r["problems"] is True and len(bad)==1 and bad[0]["name"]=="vllm-api-key" and "whitespace" in bad[0]["problem"]' rep.json \
     && pass "--json report names the key and the rule" || fail "--json report"
+# Secrets of another namespace: the warning says what check does, not "rendering"
+sed 's/namespace: secret-source/namespace: team-b/' good.yaml > otherns.yaml
+"$SEEDSEC" --all check --existing otherns.yaml > /dev/null 2> otherns.err
+rc=$?
+check "check of Secrets in another namespace: exit 0, each warning says 'checking as namespace secret-source', none says rendering" \
+    eval '[ $rc = 0 ] && [ "$(grep -c "Secret [a-z0-9-]* is in namespace team-b; checking as namespace secret-source$" otherns.err)" = 18 ] && ! grep -q rendering otherns.err'
 # check writes nothing
 before=$(ls -lA --full-time | md5sum)
 "$SEEDSEC" --all check --existing good.yaml > /dev/null 2>&1

@@ -48,6 +48,26 @@ for e in SSL_CERT_FILE SSL_CERT_DIR HTTPS_PROXY NO_PROXY GCE_METADATA_HOST \
 done
 check "every environment variable has an entry under ENVIRONMENT${missing:+ (missing:$missing)}" [ -z "$missing" ]
 
+# --help lists every option too, a short form beside its long one ("-n, --namespace")
+"$SEEDSEC" --help > help.txt
+missing=
+while read -r lng shrt; do
+    grep -Eq -- "--$lng([ =,]|$)" help.txt || missing="$missing --$lng"
+    if [ "$shrt" != 0 ]; then
+        s=${shrt//\'/}
+        grep -Eq -- "(^| )-$s, --$lng( |$)" help.txt || missing="$missing -$s"
+    fi
+done < options.src
+check "--help lists every option, each short form as '-x, --long'${missing:+ (missing:$missing)}" [ -z "$missing" ]
+check "--help: -C is not described as the bcrypt command's alone" \
+    eval '! grep -q "same, for the bcrypt command" help.txt && grep -A1 -- "-C, --bcrypt-cost" help.txt | grep -q "render, seal, push"'
+
+# what the page says about defaults agrees with the code
+check "OPTIONS: --project falls back to the metadata server (as the code does)" \
+    eval 'awk "/^\.It Fl -project/{on=1;next} /^\.It /{on=0} on" "$MAN" | grep -q "metadata server"'
+check "ENV: a set ENV without its config file is an error, not built-in defaults" \
+    eval 'section ENVIRONMENT | awk "/^\.It Ev ENV\$/{on=1;next} /^\.It /{on=0} on" | grep -q "stops with an error" && awk "/^\.It Fl c /{on=1;next} /^\.It /{on=0} on" "$MAN" | grep -q "names no existing config file is an error"'
+
 for s in "EXIT STATUS" FILES EXAMPLES "SECURITY CONSIDERATIONS"; do
     check "section $s is there" [ -n "$(section "$s")" ]
 done

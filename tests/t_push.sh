@@ -98,8 +98,9 @@ same "second push exits 0" 0 "$rc"
 same "second push: EXISTS for every key" "$(for k in $GSM_KEYS; do echo "EXISTS $k"; done)" "$(lines second)"
 same "second push: no write request at all (GETs only)" "[]" \
     "$(gsm_ctl GET "log?since=$seq0" | $PY -c 'import json,sys; print(json.dumps([e["method"] for e in json.load(sys.stdin) if e["method"] != "GET"]))')"
-same "second push: 16 lists + 2 reads (the Dex pair verified), no other request" "18" \
+same "second push: 16 lists + 3 reads (the Dex pair verified, the supplied token compared), no other request" "19" \
     "$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["requests"])' "$T/second.out")"
+same "second push: the same token again is no warning" "" "$(grep warning "$T/second.err")"
 same "C11: still one version per secret" "16" "$(q 'sum(1 for x in s["secrets"] if len(x["versions"]) == 1)')"
 for k in litellm-salt-key n8n-encryption-key; do
     check "C11: $k byte-identical after the second run" cmp -s <(gsm_value "$k") "$T/back/$k"
@@ -223,6 +224,60 @@ same "--dry-run: only GET requests, no mirror written" "[] no-mirror" \
     "$(gsm_ctl GET "log?since=$seq0" | $PY -c 'import json,sys; print(json.dumps([e["method"] for e in json.load(sys.stdin) if e["method"] != "GET"]))') $([ -e "$STATE/dex-admin-password" ] && echo mirror || echo no-mirror)"
 same "--dry-run --json: statuses" "WOULD_CREATE WOULD_REPAIR WOULD_REPAIR WOULD_CREATE WOULD_CREATE" \
     "$($PY -c 'import json,sys; print(" ".join(k["status"] for k in json.load(open(sys.argv[1]))["keys"] if k["needed"]))' "$T/dry.out")"
+
+# ---------------------------------------------------------------- a provided value for a key GSM holds
+reset_fake
+gsm_ctl POST preload "{\"secrets\":[{\"id\":\"cloudflare-api-token\",\"versions\":[\"$CF_TOKEN\"]}]}" >/dev/null
+seq0=$(q 's["seq"]')
+CLOUDFLARE_API_TOKEN=$CF_TOKEN run cfsame -c "$CONFIG" --disable identity,n8n push
+same "provided value identical to the stored one: EXISTS, no warning, exit 0" "0
+EXISTS cloudflare-api-token
+" "$rc
+$(lines cfsame | grep cloudflare)
+$(grep 'warning' "$T/cfsame.err")"
+same "  ... the stored value was read once to compare (one access request)" 1 \
+    "$(gsm_ctl GET "log?since=$seq0" | $PY -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if e["path"].endswith("cloudflare-api-token/versions/1:access")))')"
+CLOUDFLARE_API_TOKEN=${CF_TOKEN}Z run cfdiff -c "$CONFIG" --disable identity,n8n push
+same "provided value differing from the stored one: EXISTS, a warning that it differs and the stored one was kept" "0
+EXISTS cloudflare-api-token
+seedsec: warning: cloudflare-api-token exists in GSM with a different value; the stored value was kept and the one from CLOUDFLARE_API_TOKEN not used (seedsec never replaces a value)" "$rc
+$(lines cfdiff | grep cloudflare)
+$(grep 'warning' "$T/cfdiff.err")"
+same "  ... GSM still holds the old value, one version" "$CF_TOKEN 1" "$(gsm_value cloudflare-api-token) $(gsm_versions cloudflare-api-token | wc -l)"
+check "  ... neither value on stderr" eval '! grep -q "$CF_TOKEN" "$T/cfdiff.err"'
+gsm_faults '[{"method":"GET","path":"cloudflare-api-token/versions/1:access$","status":200,"body":"{\"payload\": {\"data\": oops","content_type":"application/json"}]'
+CLOUDFLARE_API_TOKEN=$CF_TOKEN run badjson -c "$CONFIG" --disable identity,n8n push
+same "an access reply that is not JSON: exit 2, the error names the request (key and version)" "2
+seedsec: GET secrets/cloudflare-api-token/versions/1:access: the reply is not JSON (unexpected character at line 1 of the reply)" \
+    "$rc
+$(grep '^seedsec:' "$T/badjson.err")"
+gsm_ctl DELETE faults >/dev/null
+seq0=$(q 's["seq"]')
+run cfnone -c "$CONFIG" --disable identity,n8n push
+same "no provided value: no access request for the existing key" 0 \
+    "$(gsm_ctl GET "log?since=$seq0" | $PY -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin) if ":access" in e["path"]))')"
+
+# ---------------------------------------------------------------- a provided value over GSM's 64 KiB
+reset_fake
+seq0=$(q 's["seq"]')
+{ printf hf_; head -c 65534 /dev/zero | tr '\0' a; } >"$T/hf-64k1"
+run big -c "$CONFIG" --disable identity,n8n,dns --value hf-token=@"$T/hf-64k1" push
+same "--value over 64 KiB: exit 2, one error naming the key, the size and the limit" \
+    "2
+seedsec: hf-token (from --value hf-token=@$T/hf-64k1): the value is 65537 bytes, larger than GSM's 64 KiB payload limit (65536 bytes); nothing written" \
+    "$rc
+$(grep -v '^seedsec: warning' "$T/big.err")"
+same "  ... refused before any request: nothing asked, nothing in the project" "0 0" \
+    "$(gsm_ctl GET "log?since=$seq0" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))') $(q 'len(s["secrets"])')"
+CLOUDFLARE_API_TOKEN=cfut_$(head -c 65600 /dev/zero | tr '\0' b) run bigenv -c "$CONFIG" --disable identity,n8n push
+same "CLOUDFLARE_API_TOKEN over 64 KiB: exit 2, refused before any request" "2 0 0" \
+    "$rc $(gsm_ctl GET "log?since=$seq0" | $PY -c 'import json,sys; print(len(json.load(sys.stdin)))') $(q 'len(s["secrets"])')"
+check "  ... the error names the key and the limit, never the value" \
+    eval 'grep -q "^seedsec: cloudflare-api-token (from CLOUDFLARE_API_TOKEN): the value is 65605 bytes, larger than GSM.s 64 KiB payload limit" "$T/bigenv.err" && ! grep -q bbbbbbbb "$T/bigenv.err"'
+head -c 65536 "$T/hf-64k1" >"$T/hf-64k"
+run big64 -c "$CONFIG" --disable identity,n8n,dns --value hf-token=@"$T/hf-64k" push
+same "--value of exactly 64 KiB: created, exit 0" "0 CREATED hf-token (from --value hf-token=@$T/hf-64k) 65536" \
+    "$rc $(lines big64 | grep hf-token) $(gsm_value hf-token | wc -c)"
 
 # ---------------------------------------------------------------- missing provided value; other backend
 reset_fake

@@ -90,6 +90,43 @@ check "-o onto the --existing file: values kept" $V same all.yaml keep.yaml
 "$SEEDSEC" -c "$CONFIG" render --existing part.yaml -o part.yaml --enable egress 2> add.err
 check "adding a gate to a kept file: EXISTS 15, MISSING 2 (tokens)" [ "$(grep -c '^EXISTS' add.err) $(grep -c '^MISSING' add.err)" = "15 2" ]
 
+# --- comments in the --existing file are lost by an in-place rewrite: said once, naming the file
+"$SEEDSEC" render -o cm.yaml 2>/dev/null
+{ echo '# kept in git; see README'; sed 's/^kind: Secret$/kind: Secret  # one per key/' cm.yaml; } > cm2.yaml
+cp cm2.yaml cm.orig
+"$SEEDSEC" --enable n8n render --existing cm2.yaml -o cm2.yaml 2> cm.err
+rc=$?
+check "rewriting a commented --existing file: exit 0, one warning naming it" \
+    eval '[ $rc = 0 ] && [ "$(grep -c warning cm.err)" = 1 ] && grep -qx "seedsec: warning: cm2.yaml: comments are not kept when cm2.yaml is rewritten" cm.err'
+check "  ... the values kept, n8n added" eval '[ "$($V dump cm2.yaml | wc -l)" = 6 ] && [ "$($V get cm2.yaml litellm-salt-key)" = "$($V get cm.orig litellm-salt-key)" ]'
+"$SEEDSEC" --enable n8n render --existing cm.orig -o cm3.yaml 2> cm3.err
+check "no warning when writing to another file" eval '! grep -q "comments are not kept" cm3.err'
+"$SEEDSEC" render --existing cm.yaml -o cm.yaml 2> cm4.err
+check "no warning for a file without comments (a '#' inside a value is no comment)" eval '! grep -q "comments are not kept" cm4.err'
+printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: vllm-api-key, namespace: secret-source}\nstringData: {value: "a#b"}\n' > hash.yaml
+"$SEEDSEC" render --existing hash.yaml -o hash.yaml 2> cm5.err
+check "  ... nor for a quoted value holding #" eval '! grep -q "comments are not kept" cm5.err'
+
+# --- --existing LINK -o LINK: written through the link, to its target (a file kept in git)
+mkdir -p repo/env && "$SEEDSEC" render -o repo/env/secrets.yaml 2>/dev/null
+cp repo/env/secrets.yaml link.orig
+ln -s repo/env/secrets.yaml link.yaml
+"$SEEDSEC" --enable identity --state lstate render --existing link.yaml -o link.yaml 2> link.err
+rc=$?
+check "render --existing LINK -o LINK: exit 0, the link is still a link to the same target" \
+    eval '[ $rc = 0 ] && [ -L link.yaml ] && [ "$(readlink link.yaml)" = repo/env/secrets.yaml ]'
+check "  ... the target holds the new stream: the 5 values kept, the identity keys added" \
+    eval '[ "$($V dump repo/env/secrets.yaml | wc -l)" = 14 ] && [ "$($V get repo/env/secrets.yaml litellm-salt-key)" = "$($V get link.orig litellm-salt-key)" ] && [ -n "$($V get repo/env/secrets.yaml dex-admin-hash)" ]'
+check "  ... mode 0600, no temp file left beside the link or the target" \
+    eval '[ "$(stat -c %a repo/env/secrets.yaml)" = 600 ] && [ -z "$(ls . repo/env | grep "\.tmp-")" ]'
+"$SEEDSEC" --enable identity --state lstate reset-dex-admin --existing link.yaml -o link.yaml 2>/dev/null
+rc=$?
+check "reset-dex-admin --existing LINK -o LINK: exit 0, link kept, target rotated, the mirror matches it" \
+    eval '[ $rc = 0 ] && [ -L link.yaml ] && [ "$($V get repo/env/secrets.yaml dex-admin-password)" = "$(cat lstate/dex-admin-password)" ]'
+ln -s repo/env/secrets.yaml link2.yaml
+expect_exit 2 "-o LINK to a file that is not --existing: still refused" "$SEEDSEC" render --existing link.orig -o link2.yaml 2>/dev/null
+check "  ... the link and its target untouched" eval '[ -L link2.yaml ] && [ "$($V get repo/env/secrets.yaml dex-admin-password)" = "$(cat lstate/dex-admin-password)" ]'
+
 # --- --split: one file per Secret, each parses alone (kubeseal < 0.24 reads one document)
 "$SEEDSEC" --all render --existing all.yaml --split split 2>/dev/null
 check "--split: 18 files" [ "$(ls split | wc -l)" = 18 ]

@@ -4,6 +4,27 @@ cd "$T"
 V="$PY $TESTS/values.py"
 S="$SEEDSEC --enable identity --bcrypt-cost 10"
 
+# -h and -V fail like any other output that cannot be written
+for a in -h --help -V --version; do
+    "$SEEDSEC" $a > /dev/full 2> full.err
+    rc=$?
+    check "$a > /dev/full: exit 2, says it can't write to standard output" \
+        eval '[ $rc = 2 ] && [ "$(cat full.err)" = "seedsec: can'"'"'t write to standard output: No space left on device" ]'
+done
+"$SEEDSEC" --help > help.out
+rc=$?
+check "--help to a file: exit 0, the usage text" eval '[ $rc = 0 ] && grep -q "^usage: seedsec" help.out'
+"$SEEDSEC" -V > version.out
+rc=$?
+check "-V to a file: exit 0, one line with both versions" eval '[ $rc = 0 ] && grep -qx "seedsec [0-9.]* (Mbed TLS [0-9.]*)" version.out'
+
+# a --state that is a symlink (to a directory) is refused, and the message says so
+mkdir -m 700 realstate && ln -s realstate linkstate
+$S render --state linkstate -o ls.yaml 2> ls.err
+rc=$?
+check "--state LINK-TO-DIR: exit 2, says it is a symbolic link and refused; nothing written" \
+    eval '[ $rc = 2 ] && grep -qx "seedsec: --state linkstate is a symbolic link; refused (it holds the Dex admin password: give the directory itself)" ls.err && [ ! -e ls.yaml ] && [ -z "$(ls -A realstate)" ]'
+
 # the Dex password mirror is trusted only if it is ours, private and not a symlink
 mkdir -m 700 s1 && ln -s /etc/hostname s1/dex-admin-password
 $S render --state s1 > o1.yaml 2> e1.txt

@@ -191,6 +191,14 @@ check "provided value for a sealed key: warned, file unchanged" \
     eval 'grep -q "hf-token is already sealed" hf.err && cmp -s hf1.orig hf1.yaml'
 check "  ... and the warning shows no value" eval '! grep -q OtherToken hf.err'
 
+# --existing LINK -o LINK: written through the link; the link stays, its target grows
+mkdir -p git && cp base.orig git/sealed.yaml && ln -s git/sealed.yaml sl.yaml
+S seal --cert cert.pem --existing sl.yaml --enable n8n -o sl.yaml 2>/dev/null
+rc=$?
+check "seal --existing LINK -o LINK: exit 0, still a link, the target has the old bytes then n8n" \
+    eval '[ $rc = 0 ] && [ -L sl.yaml ] && [ "$(readlink sl.yaml)" = git/sealed.yaml ] && cmp -s -n "$(stat -c %s base.orig)" base.orig git/sealed.yaml && [ "$($CHK docs git/sealed.yaml)" = 6 ] && tail -n 20 git/sealed.yaml | grep -q "name: n8n-encryption-key"'
+check "  ... no temp file beside the link or the target" eval '[ -z "$(ls . git | grep "\.tmp-")" ]'
+
 # JSON sealed stream: new documents in JSON, old bytes kept
 S seal --cert cert.pem --existing base-plain.yaml --format json -o base.json 2>/dev/null
 cp base.json base.json.orig
@@ -345,6 +353,11 @@ echo "hello" >junk.txt
 expect_exit 2 "not a certificate" S seal --cert junk.txt -o e8.yaml 2>/dev/null
 expect_exit 2 "no --cert" S seal -o e9.yaml 2>/dev/null
 expect_exit 2 "--format list refused" S seal --cert cert.pem --format list 2>/dev/null
+{ printf hf_; head -c 1048574 /dev/zero | tr '\0' a; } >big1m1.txt
+expect_exit 2 "a --value over 1 MiB (what a Secret can hold)" \
+    S seal --cert cert.pem --value hf-token=@big1m1.txt -o e0.yaml 2>e0.err
+check "  ... says which key, its size and the limit" \
+    grep -qx "seedsec: hf-token (from --value hf-token=@big1m1.txt): the value is 1048577 bytes, larger than the 1 MiB a Kubernetes Secret can hold (1048576 bytes); nothing written" e0.err
 check "nothing written by any refused run" eval '! ls e[0-9].yaml 2>/dev/null | grep -q .'
 
 # ---- exit 1 when a needed provided key is missing; --json report ------------
@@ -352,6 +365,16 @@ expect_exit 1 "missing provided keys: exit 1, the rest sealed" \
     sh -c "'$SEEDSEC' --state '$T/state' seal --cert cert.pem --enable hf --json -o miss.yaml >miss.json 2>miss.err"
 check "  ... MISSING hf-token, 5 sealed, report parses" \
     eval 'grep -q "^MISSING hf-token" miss.err && [ "$($CHK docs miss.yaml)" = 5 ] && $PY -c "import json; r = json.load(open(\"miss.json\")); assert r[\"command\"] == \"seal\" and r[\"exit\"] == 1"'
+# ---- UNCHANGED: "nothing new to seal" when a needed key is missing ----------
+cp base.orig un.yaml
+S seal --cert cert.pem --existing un.yaml --enable hf -o un.yaml 2>un.err
+rc=$?
+check "sealed file, hf needed but not supplied: exit 1, MISSING, UNCHANGED (nothing new to seal), file untouched" \
+    eval '[ $rc = 1 ] && grep -q "^MISSING hf-token" un.err && grep -qx "UNCHANGED un.yaml (nothing new to seal)" un.err && ! grep -q "every needed key is sealed already" un.err && cmp -s un.yaml base.orig'
+S seal --cert cert.pem --existing un.yaml -o un.yaml 2>un2.err
+rc=$?
+check "  ... and with nothing missing: exit 0, UNCHANGED (every needed key is sealed already)" \
+    eval '[ $rc = 0 ] && grep -qx "UNCHANGED un.yaml (every needed key is sealed already)" un2.err'
 # ---- reset-dex-admin --cert: the Dex pair rotated inside a sealed file --------
 rm -rf "$T/rstate"
 R() { "$SEEDSEC" --state "$T/rstate" "$@"; }
@@ -412,6 +435,18 @@ o, n = json.load(open("rj.old.json")), json.load(open("rj.new.json"))
 assert sorted(k for k in o if o[k] != n[k]) == ["secret-source/dex-admin-hash/value", "secret-source/dex-admin-password/value"]
 assert open("rot.json").read().lstrip().startswith("{")
 '
+cp rot.yaml rot.dry.orig
+cp "$T/rstate/dex-admin-password" rot.dry.pw
+ls -A "$T/rstate" > rot.dry.ls
+R reset-dex-admin --cert cert.pem --enable identity --dry-run --existing rot.yaml -o rot.yaml >rot.dry.out 2>rot.dry.err
+rc=$?
+check "reset-dex-admin --cert --dry-run --existing F -o F: exit 0, WOULD-ROTATE (nothing written), no ROTATED" \
+    eval '[ $rc = 0 ] && grep -qx "WOULD-ROTATE dex-admin-password and dex-admin-hash (nothing written)" rot.dry.err && ! grep -q "^ROTATED" rot.dry.err'
+check "  ... F byte for byte, nothing on stdout, the mirror and the state dir unchanged" \
+    eval 'cmp -s rot.yaml rot.dry.orig && [ ! -s rot.dry.out ] && cmp -s "$T/rstate/dex-admin-password" rot.dry.pw && [ "$(ls -A "$T/rstate")" = "$(cat rot.dry.ls)" ] && [ -z "$(ls | grep "\.tmp-")" ]'
+R reset-dex-admin --cert cert.pem --enable identity --dry-run --existing rot.yaml >rot.dry.out 2>/dev/null
+rc=$?
+check "reset-dex-admin --cert --dry-run to stdout: exit 0, no stream" eval '[ $rc = 0 ] && [ ! -s rot.dry.out ]'
 R render --enable identity -o rot-plain.yaml 2>/dev/null
 expect_exit 2 "reset-dex-admin --cert on plain Secrets: refused" \
     R reset-dex-admin --cert cert.pem --enable identity --existing rot-plain.yaml -o rp.yaml 2>/dev/null

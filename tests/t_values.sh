@@ -51,10 +51,35 @@ check "--disable hf wins over a supplied value" [ "$($V dump nohf.yaml | grep -c
 HF_TOKEN=notprefixed "$SEEDSEC" render > hint.yaml 2> hint.err
 check "shape hint warns, never blocks" [ "$($V get hint.yaml hf-token)" = notprefixed ] && grep -q 'does not start with hf_' hint.err
 
+# --- a --value file that cannot be read: the message names the path, then the key
+"$SEEDSEC" --value hf-token=@nonexist render > /dev/null 2> vf.err
+rc=$?
+check "--value KEY=@missing: exit 2, \"can't open PATH (the value of KEY): reason\"" \
+    eval '[ $rc = 2 ] && [ "$(cat vf.err)" = "seedsec: can'"'"'t open nonexist (the value of hf-token): No such file or directory" ]'
+mkdir -p vdir
+"$SEEDSEC" --value hf-token=@vdir render > /dev/null 2> vd.err
+rc=$?
+check "--value KEY=@DIR: exit 2, says it is a directory" \
+    eval '[ $rc = 2 ] && [ "$(cat vd.err)" = "seedsec: can'"'"'t read vdir (the value of hf-token): it is a directory" ]'
+
 # --- values never on argv
 "$SEEDSEC" --value hf-token=hf_secretliteral render > argv.out 2> argv.err
 check "--value KEY=literal refused, exit 2" [ $? = 2 ]
 check "the refusal says why and never echoes the value" grep -q 'never taken from the command line' argv.err && ! grep -q hf_secretliteral argv.err
+
+# --- a provided value larger than a Kubernetes Secret can hold (1 MiB): refused up front
+{ printf hf_; head -c 1048574 /dev/zero | tr '\0' a; } > big1m1.txt
+"$SEEDSEC" --value hf-token=@big1m1.txt render -o big.yaml > /dev/null 2> big.err
+rc=$?
+check "render --value over 1 MiB: exit 2, the error names the key, its size and the limit; no file" \
+    eval '[ $rc = 2 ] && [ "$(cat big.err)" = "seedsec: hf-token (from --value hf-token=@big1m1.txt): the value is 1048577 bytes, larger than the 1 MiB a Kubernetes Secret can hold (1048576 bytes); nothing written" ] && [ ! -e big.yaml ] && [ -z "$(ls | grep "\.tmp-")" ]'
+head -c 1048576 big1m1.txt > big1m.txt
+"$SEEDSEC" --value hf-token=@big1m.txt render -o big.yaml 2>/dev/null
+rc=$?
+check "render --value of exactly 1 MiB: exit 0, kept byte for byte" eval '[ $rc = 0 ] && [ "$($V get big.yaml hf-token | wc -c)" = 1048576 ]'
+HF_TOKEN=$(head -c 70000 big1m.txt) "$SEEDSEC" render -o big70k.yaml 2>/dev/null
+rc=$?
+check "render: HF_TOKEN over GSM's 64 KiB is fine for a Secret (exit 0)" [ $rc = 0 ]
 
 # --- C6: awkward earlier values come back byte-identical
 $PY - <<'P' > c6.yaml
@@ -109,6 +134,7 @@ bad_existing cm.yaml '---\napiVersion: v1\nkind: Secret\nmetadata: {name: a-b}\n
 bad_existing dup.yaml '---\napiVersion: v1\nkind: Secret\nmetadata: {name: vllm-api-key}\ndata: {value: YQ==}\n---\napiVersion: v1\nkind: Secret\nmetadata: {name: vllm-api-key}\ndata: {value: YQ==}\n' 'a second Secret named vllm-api-key'
 bad_existing noprop.yaml 'apiVersion: v1\nkind: Secret\nmetadata: {name: vllm-api-key}\ndata: {token: YQ==}\n' "has no data key 'value' (see --property)"
 bad_existing badjson.json '{"apiVersion": "v1", "kind": "Secret",\n "metadata": {"name": "x"}, }' 'badjson.json:2: invalid JSON'
+bad_existing dupns.yaml '{"apiVersion":"v1","kind":"List","items":[\n{"apiVersion":"v1","kind":"Secret","metadata":{"name":"vllm-api-key","namespace":"secret-source"},"data":{"value":"YQ=="}},\n{"apiVersion":"v1","kind":"Secret","metadata":{"name":"vllm-api-key","namespace":"team-b"},"data":{"value":"Yg=="}}]}\n' 'dupns.yaml: document 1 (line 1) item 2: a second Secret named vllm-api-key (namespace team-b; the first, dupns.yaml: document 1 (line 1) item 1, is in namespace secret-source): give the Secrets of one namespace (kubectl get secret -n secret-source)'
 printf 'apiVersion: v1\nkind: Secret\nmetadata: {name: not-in-contract}\ndata: {value: YQ==}\n' > other.yaml
 "$SEEDSEC" render --existing other.yaml > other.out 2> other.err
 check "a Secret outside the contract is reported and ignored" grep -q '^IGNORED not-in-contract' other.err
@@ -165,6 +191,36 @@ assert bcrypt.checkpw(b["dex-admin-password"], b["dex-admin-hash"])
 P
 check "reset-dex-admin updates the mirror" [ "$(cat secrets/dex-admin-password)" = "$($V get reset.yaml dex-admin-password)" ]
 check "reset-dex-admin: no value on stderr" no_values_in reset.err reset.yaml base2.yaml
+# --- offline reset-dex-admin --dry-run: reads and checks, writes nothing
+cp base2.yaml dry.yaml
+cp secrets/dex-admin-password dry.mirror
+ls -A secrets > dry.ls
+"$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml -o dry.yaml > dry.out 2> dry.err
+rc=$?
+check "reset-dex-admin --dry-run --existing F -o F: exit 0, says WOULD-ROTATE (nothing written)" \
+    eval '[ $rc = 0 ] && grep -qx "WOULD-ROTATE dex-admin-password and dex-admin-hash (nothing written)" dry.err && ! grep -q "^ROTATED" dry.err'
+check "  ... F byte for byte, no stdout, the mirror and its directory unchanged, no temp file" \
+    eval 'cmp -s dry.yaml base2.yaml && [ ! -s dry.out ] && cmp -s secrets/dex-admin-password dry.mirror && [ "$(ls -A secrets)" = "$(cat dry.ls)" ] && [ -z "$(ls | grep "\.tmp-")" ]'
+"$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml -o dry-new.yaml > dry.out 2> dry.err
+rc=$?
+check "reset-dex-admin --dry-run -o NEW: exit 0, NEW not created, no stdout" \
+    eval '[ $rc = 0 ] && [ ! -e dry-new.yaml ] && [ ! -s dry.out ] && grep -q "^WOULD-ROTATE" dry.err'
+"$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml > dry.out 2> dry.err
+rc=$?
+check "reset-dex-admin --dry-run to stdout: exit 0, no stream on stdout" eval '[ $rc = 0 ] && [ ! -s dry.out ]'
+"$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml --split dry-split > dry.out 2> dry.err
+rc=$?
+check "reset-dex-admin --dry-run --split DIR: exit 0, DIR not made" eval '[ $rc = 0 ] && [ ! -e dry-split ]'
+"$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml -o dry-new.yaml --json > dry.json 2> dry.err
+check "reset-dex-admin --dry-run --json: the pair WOULD_ROTATE, the rest EXISTS" $PY -c '
+import json; r = json.load(open("dry.json"))
+st = {k["name"]: k["status"] for k in r["keys"]}
+assert st["dex-admin-password"] == st["dex-admin-hash"] == "WOULD_ROTATE", st
+assert st["litellm-salt-key"] == "EXISTS" and r["exit"] == 0, st'
+cp base.yaml dry-other.yaml
+expect_exit 2 "reset-dex-admin --dry-run -o an existing other file: refused as the real run would be" \
+    "$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml -o dry-other.yaml 2>/dev/null
+check "mirror still unchanged after every dry run" cmp -s secrets/dex-admin-password dry.mirror
 
 # --- contract: the consumer table agrees with every ExternalSecret the platform ships
 "$SEEDSEC" contract --json > contract.json

@@ -23,8 +23,15 @@ fuzz_walk_as(const char *src, size_t n,
 			FUZZ_ASSERT(ds.d[i].start <= ds.d[i].end && ds.d[i].end <= n,
 				    "document %zu range [%zu,%zu) outside %zu bytes", i,
 				    ds.d[i].start, ds.d[i].end, n);
-		struct existing_ctx x = {&o, &vs, {0}, 0, ""};
+		static struct existing_ctx x;
+		memset(&x, 0, sizeof x);
+		x.o = &o;
+		x.vs = &vs;
 		walk_objects(&ds, "fuzz", existing_secret, &x);
+		for (int k = 0; k < NKEYS; k++) {
+			fuzz_free(x.seen_at[k]);
+			fuzz_free(x.seen_ns[k]);
+		}
 		docs_free(&ds);
 		for (int k = 0; k < NKEYS; k++) {
 			const char *v = vs.v[k];
