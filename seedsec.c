@@ -9046,6 +9046,9 @@ main(int argc, char **argv)
 	o.scope = "strict";
 	o.timeout = 30;
 	signal(SIGPIPE, SIG_IGN);
+	signal(SIGXFSZ,
+	       SIG_IGN); /* a file size limit: write() fails (EFBIG), reported, temp removed */
+	signal(SIGQUIT, on_fatal_signal);
 	signal(SIGINT, on_fatal_signal);
 	signal(SIGTERM, on_fatal_signal);
 	signal(SIGHUP, on_fatal_signal);

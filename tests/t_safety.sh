@@ -121,4 +121,11 @@ mkdir -p "$evil.d"
 "$SEEDSEC" patch "$evil.d" > /dev/null 2> evil2.err
 check "patch on a directory named with a newline: one line" [ "$(wc -l < evil2.err)" = 1 ]
 
+# a file size limit (ulimit -f) hit while writing: an error naming the file, exit 2, no output
+# and no temp file left behind (SIGXFSZ would otherwise kill seedsec mid-write)
+mkdir -p fsz
+(ulimit -f 1; "$SEEDSEC" --all --state fsz/st --bcrypt-cost 10 render -o fsz/out.yaml > /dev/null 2> fsz.err; echo $? > fsz.rc)
+check "ulimit -f 1: exit 2, 'File too large' named, no output, no temp file" \
+    eval '[ "$(cat fsz.rc)" = 2 ] && grep -q "fsz/out.yaml.tmp-.*File too large" fsz.err && [ -z "$(ls fsz | grep -v "^st$")" ]'
+
 finish
