@@ -14,7 +14,9 @@ CFLAGS     := -std=c11 -Os $(WARN) -ffunction-sections -fdata-sections \
               -fstack-protector-strong -D_FORTIFY_SOURCE=2 -DSEEDSEC_VERSION='"$(VERSION)"'
 LDFLAGS    := -static -Wl,--gc-sections -Wl,-O1 -s
 LIBS       := -lmbedtls -lmbedx509 -lmbedcrypto
-SIZE_LIMIT := 409600
+# release builds carry no unwind tables (.eh_frame: ~40 KB; C needs none, the binary is stripped)
+NOUNWIND   := -fno-asynchronous-unwind-tables -fno-unwind-tables
+SIZE_LIMIT := 400000
 PYTHON     := /usr/bin/python3
 SRCS       := seedsec.c contract.def
 VENDOR     := vendor/build.sh vendor/fetch.sh vendor/mbedtls.pin vendor/mbedtls_config.h \
@@ -28,11 +30,12 @@ all: seedsec
 run: seedsec
 	./seedsec render
 
-$(MBEDTLS)/.stamp: $(VENDOR)
-	CC=musl-gcc sh vendor/build.sh $(MBEDTLS)
+$(MBEDTLS)/.stamp: $(VENDOR) Makefile
+	CC=musl-gcc MBEDTLS_CFLAGS="$(NOUNWIND)" sh vendor/build.sh $(MBEDTLS)
+	@touch $@
 
 seedsec: $(SRCS) $(MBEDTLS)/.stamp
-	$(CC) $(CFLAGS) -I$(MBEDTLS)/include -o $@.tmp seedsec.c $(LDFLAGS) -L$(MBEDTLS)/lib $(LIBS)
+	$(CC) $(CFLAGS) $(NOUNWIND) -I$(MBEDTLS)/include -o $@.tmp seedsec.c $(LDFLAGS) -L$(MBEDTLS)/lib $(LIBS)
 	@size=$$(stat -c %s $@.tmp); \
 	if [ $$size -gt $(SIZE_LIMIT) ]; then \
 		echo "seedsec: $$size bytes, over the $(SIZE_LIMIT)-byte budget" >&2; rm -f $@.tmp; exit 2; fi; \
@@ -104,8 +107,8 @@ DIST_BINS  := $(foreach a,$(DIST_ARCH),$(DIST)/seedsec-$(VERSION)-linux-$(a))
 dist-one:
 	@case "$(ARCH)" in amd64|arm64) ;; *) echo "dist-one: ARCH=amd64|arm64" >&2; exit 2;; esac
 	@command -v $(CC_$(ARCH)) >/dev/null 2>&1 || { echo "dist: $(CC_$(ARCH)) not found (./.ci/deps dist installs the $(ARCH) toolchain)" >&2; exit 2; }
-	@LC_ALL=C TZ=UTC CC=$(CC_$(ARCH)) AR=$(AR_$(ARCH)) MBEDTLS_CFLAGS="$(REPRO)" sh vendor/build.sh $(BUILD)/mbedtls-$(ARCH)
-	LC_ALL=C TZ=UTC $(CC_$(ARCH)) $(CFLAGS) $(REPRO) -I$(BUILD)/mbedtls-$(ARCH)/include -o $(OUT).tmp seedsec.c \
+	@LC_ALL=C TZ=UTC CC=$(CC_$(ARCH)) AR=$(AR_$(ARCH)) MBEDTLS_CFLAGS="$(REPRO) $(NOUNWIND)" sh vendor/build.sh $(BUILD)/mbedtls-$(ARCH)
+	LC_ALL=C TZ=UTC $(CC_$(ARCH)) $(CFLAGS) $(NOUNWIND) $(REPRO) -I$(BUILD)/mbedtls-$(ARCH)/include -o $(OUT).tmp seedsec.c \
 		$(LDFLAGS) -Wl,--build-id=sha1 -L$(BUILD)/mbedtls-$(ARCH)/lib $(LIBS)
 	@size=$$(stat -c %s $(OUT).tmp); \
 	if [ $$size -gt $(SIZE_LIMIT_$(ARCH)) ]; then \
