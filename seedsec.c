@@ -6903,6 +6903,9 @@ cmd_reset_dex_admin_offline(const struct opts *o)
 	struct config c;
 	struct values vs = {0};
 	prepare(o, &c, &vs);
+	/* the mirror must be usable before the stream is rewritten: a new
+	 * password written nowhere else would lock the admin out */
+	sfree_str(mirror_read(o));
 	if (o->dry_run) {
 		vs.needed[K_DEX_ADMIN_PASSWORD] = vs.needed[K_DEX_ADMIN_HASH] = 1;
 		dry_rotate_report(o, &vs);
@@ -6919,9 +6922,10 @@ cmd_reset_dex_admin_offline(const struct opts *o)
 	mirror_write(o, vs.v[K_DEX_ADMIN_PASSWORD], 1);
 	status("ROTATED dex-admin-password and dex-admin-hash (mirrored to %s/dex-admin-password)",
 	       o->state);
-	json_report(o, &vs, EXIT_OK);
+	int code = vs.missing || vs.problems ? EXIT_MISSING : EXIT_OK;
+	json_report(o, &vs, code);
 	command_done(&c, &vs);
-	return EXIT_OK;
+	return code;
 }
 
 static int cmd_push(const struct opts *o);
@@ -7168,6 +7172,67 @@ push_key(struct gsm *g, struct values *vs, int k)
 		sfree(stored, sn);
 }
 
+/* gsm_list callback: how many ENABLED versions, and the oldest of them */
+struct enabled_span {
+	long count, oldest;
+};
+
+static int
+enabled_span_each(struct gsm *g, int k, const struct gver *v, void *ctx)
+{
+	(void)g;
+	(void)k;
+	struct enabled_span *sp = ctx;
+	if (!strcmp(v->state, "ENABLED")) {
+		sp->count++;
+		sp->oldest = v->num;
+	}
+	return 0;
+}
+
+/* gsm_list callback: the newest few ENABLED versions of the password */
+struct enabled_few {
+	long v[4];
+	int n;
+};
+
+static int
+enabled_few_each(struct gsm *g, int k, const struct gver *v, void *ctx)
+{
+	(void)g;
+	(void)k;
+	struct enabled_few *f = ctx;
+	if (!strcmp(v->state, "ENABLED"))
+		f->v[f->n++] = v->num;
+	return f->n == 4;
+}
+
+/*
+ * The hash does not match the latest password: which enabled version of
+ * dex-admin-password (among the newest four) does it match? That one logs
+ * in. NULL if none.
+ */
+static char *
+hash_owner(struct gsm *g, const char *hash, size_t hashn, size_t *pwn, long *ver)
+{
+	const int P = K_DEX_ADMIN_PASSWORD;
+	struct enabled_few f = {{0}, 0};
+	g->cur = P;
+	gsm_list(g, P, enabled_few_each, &f);
+	for (int i = 0; i < f.n; i++) {
+		size_t n;
+		char *c = gsm_access(g, P, f.v[i], &n);
+		if (strlen(c) == n && strlen(hash) == hashn && bcrypt_verify(c, n, hash, hashn)) {
+			*pwn = n;
+			*ver = f.v[i];
+			return c;
+		}
+		sfree(c, n);
+	}
+	*pwn = 0;
+	return NULL;
+}
+
 /*
  * The pair was settled next to another run (its hash was there first, or
  * appeared while this run was creating it): it must match the password.
@@ -7214,9 +7279,20 @@ push_dex(struct gsm *g, const struct opts *o, struct values *vs)
 	int p_dead = gp.latest && !gp.enabled, h_dead = gh.latest && !gh.enabled;
 	char *pw = NULL, *hash = NULL;
 	size_t pwn = 0, hashn = 0;
+	long pver = gp.enabled;
+	if (p_has && !h_has && !dry) {
+		/* a password with several enabled versions and no hash yet: first
+		 * pushes of other runs are settling (the loser's version is about
+		 * to be disabled): the first enabled version is the one that wins */
+		struct enabled_span sp = {0, 0};
+		g->cur = P;
+		gsm_list(g, P, enabled_span_each, &sp);
+		if (sp.count > 1)
+			pver = sp.oldest;
+	}
 	if (p_has) {
 		g->cur = P;
-		pw = gsm_access(g, P, gp.enabled, &pwn);
+		pw = gsm_access(g, P, pver, &pwn);
 		if (strlen(pw) != pwn)
 			gsm_fail(g, "the stored dex-admin-password contains a NUL byte");
 	}
@@ -7234,10 +7310,24 @@ push_dex(struct gsm *g, const struct opts *o, struct values *vs)
 		if (!match) {
 			if (!dry && gh.latest != gh.enabled)
 				push_apply(g, H, &gh, NULL, NULL, hash, hashn, "");
+			/* the mirror gets the password that logs in (an older enabled
+			 * version the hash matches), or is left alone */
+			sfree(pw, pwn);
+			long owner = 0;
+			pw = hash_owner(g, hash, hashn, &pwn, &owner);
 			g->cur = H;
-			gsm_result(g, H, P_MISMATCH,
-				   "does not match dex-admin-password; both kept; "
-				   "run seedsec reset-dex-admin");
+			if (pw)
+				gsm_result(
+					g, H, P_MISMATCH,
+					"does not match the latest dex-admin-password; it matches "
+					"version %ld, which is mirrored; another run may still be "
+					"settling the pair: push again, and if this stays, run "
+					"seedsec reset-dex-admin",
+					owner);
+			else
+				gsm_result(g, H, P_MISMATCH,
+					   "does not match dex-admin-password; both kept; "
+					   "run seedsec reset-dex-admin");
 		} else {
 			push_apply(g, H, &gh, NULL, NULL, hash, hashn, "");
 		}
@@ -7283,9 +7373,13 @@ push_dex(struct gsm *g, const struct opts *o, struct values *vs)
 		mirror_write(o, p, 0);
 		push_apply(g, P, &gp, p, from, NULL, 0, "");
 		if (!g->adopted[P] && g->st[P] != P_CREATED && g->version[P]) {
-			/* found there after all (another run created it meanwhile) */
+			/* found there after all (other runs' first pushes): the first
+			 * enabled version is the one that wins; a newer one may be a
+			 * loser's, about to be disabled */
+			struct enabled_span sp = {0, 0};
+			gsm_list(g, P, enabled_span_each, &sp);
 			size_t sn;
-			char *sv = gsm_access(g, P, g->version[P], &sn);
+			char *sv = gsm_access(g, P, sp.oldest ? sp.oldest : g->version[P], &sn);
 			if (sn == strlen(p) && !memcmp(sv, p, sn)) {
 				sfree(sv, sn);
 			} else {
@@ -8092,6 +8186,12 @@ seal_run(const struct opts *o, int rotate)
 		old_doc[H] = in.doc[H];
 		in.doc[P] = in.doc[H] = 0;
 		vs.needed[P] = vs.needed[H] = 1;
+		sfree_str(mirror_read(o)); /* usable before the file is rewritten */
+		/* a rotation touches only the pair: a key the file lacks is
+		 * reported MISSING, never generated (it may be sealed elsewhere) */
+		for (int k = 0; k < NKEYS; k++)
+			if (k != P && k != H && !in.doc[k] && vs.v[k])
+				value_set(&vs, k, NULL, O_GENERATED, NULL);
 	}
 	struct opts oo = *o;
 	if (in.nsealed) {
@@ -8116,7 +8216,13 @@ seal_run(const struct opts *o, int rotate)
 		value_set(&vs, P, gen_value(P), O_GENERATED, NULL);
 		value_set(&vs, H, dex_hash_for(vs.v[P], o->bcrypt_cost), O_GENERATED, NULL);
 	}
+	int keep_needed[NKEYS];
+	memcpy(keep_needed, vs.needed, sizeof keep_needed);
+	for (int k = 0; rotate && k < NKEYS; k++)
+		if (k != P && k != H && !in.doc[k])
+			vs.needed[k] = 0;
 	seal_fill(&oo, &vs, &in);
+	memcpy(vs.needed, keep_needed, sizeof keep_needed);
 	report_values(&oo, &vs);
 
 	struct node *objs[NKEYS];

@@ -97,4 +97,46 @@ for p in r1 r2 r3; do
     check "together ($p): both mirrors hold the stored password" \
         eval '[ "$pw" = "$(cat "$p/a/dex-admin-password")" ] && [ "$pw" = "$(cat "$p/b/dex-admin-password")" ]'
 done
+# ---- three runs at once, every addVersion reply held back 0.3 s (runs overtake each other) --
+for p in t1 t2 t3; do
+    reset_fake
+    gsm_faults '[{"method":"POST","path":":addVersion$","action":"delay","seconds":0.3,"when":"after","times":-1}]'
+    mkdir -p "$p"
+    pids=()
+    for r in a b c; do
+        "$SEEDSEC" --state "$p/$r" $DEX --project ai-lab push >"$p/$r.out" 2>"$p/$r.err" &
+        pids+=($!)
+    done
+    rcs=
+    for pid in "${pids[@]}"; do wait "$pid"; rcs="$rcs$? "; done
+    gsm_faults '[]'
+    # a run that looked while another was still settling may say MISMATCH (exit 1); never 2
+    check "three at once ($p): no run failed (exit 0 or 1: $rcs)" eval '! echo "$rcs" | grep -q 2'
+    check "three at once ($p): every key converged to one value" test "$(q "$converged")" = True
+    "$SEEDSEC" ${DEX% --bcrypt-cost 10} --project ai-lab check >"$p/chk.out" 2>"$p/chk.err"
+    same "three at once ($p): check exit 0 (the stored hash matches the stored password)" 0 "$?"
+    pw=$(q 'b64d([v for v in sec("dex-admin-password")["versions"] if v["state"] == "ENABLED"][-1]["data"]).decode()')
+    check "three at once ($p): every run's mirror holds the stored password" \
+        eval '[ "$pw" = "$(cat "$p/a/dex-admin-password")" ] && [ "$pw" = "$(cat "$p/b/dex-admin-password")" ] && [ "$pw" = "$(cat "$p/c/dex-admin-password")" ]'
+done
+
+# ---- what an observer sees mid-race, made still: a password with two enabled versions -------
+PW1=Aa1Bb2Cc3Dd4Ee5Ff6Gg7Hh8 PW2=Zz9Yy8Xx7Ww6Vv5Uu4Tt3Ss2
+H1=$($PY -c 'import bcrypt,sys; print(bcrypt.hashpw(sys.argv[1].encode(), bcrypt.gensalt(10, prefix=b"2a")).decode())' "$PW1")
+reset_fake
+gsm_ctl POST preload "{\"secrets\":[{\"id\":\"dex-admin-password\",\"versions\":[\"$PW1\",\"$PW2\"]}]}" >/dev/null
+"$SEEDSEC" --state o1 $DEX push >o1.out 2>o1.err
+same "no hash yet, two enabled passwords: the hash is made from the first (first wins), exit 0" "0 True" \
+    "$? $($PY -c 'import bcrypt,sys; print(bcrypt.checkpw(sys.argv[1].encode(), sys.stdin.buffer.read()))' "$PW1" < <(gsm_value dex-admin-hash))"
+same "... and the first is mirrored" "$PW1" "$(cat o1/dex-admin-password)"
+reset_fake
+gsm_ctl POST preload "{\"secrets\":[{\"id\":\"dex-admin-password\",\"versions\":[\"$PW1\",\"$PW2\"]},{\"id\":\"dex-admin-hash\",\"versions\":[\"$H1\"]}]}" >/dev/null
+"$SEEDSEC" --state o2 $DEX push >o2.out 2>o2.err
+same "a hash of the older password: MISMATCH naming the version it matches, exit 1" "1 1" \
+    "$? $(grep -c '^MISMATCH dex-admin-hash (does not match the latest dex-admin-password; it matches version 1, which is mirrored' o2.err)"
+same "... the password that logs in (version 1) is mirrored, nothing written to GSM" \
+    "$PW1 [[1, \"ENABLED\"], [2, \"ENABLED\"]] [[1, \"ENABLED\"]]" \
+    "$(cat o2/dex-admin-password) $(q 'versions("dex-admin-password")') $(q 'versions("dex-admin-hash")')"
+check "no password on stderr" eval '! grep -qF -e "$PW1" -e "$PW2" o1.err o2.err'
+
 finish

@@ -456,4 +456,26 @@ expect_exit 2 "reset-dex-admin --cert --split: refused" \
     R reset-dex-admin --cert cert.pem --existing rot.yaml --split rp 2>/dev/null
 check "  ... nothing written by them" eval '[ ! -e rp.yaml ] && [ ! -e rp ]'
 
+# a rotation only touches the pair: a file with just the two Dex documents stays two documents;
+# the keys it lacks are MISSING (exit 1), never generated (they may be sealed in another file)
+$PY - rot.yaml only-dex.yaml <<'P'
+import sys
+docs = open(sys.argv[1]).read().split("---\n")
+keep = [d for d in docs if "name: dex-admin-password\n" in d or "name: dex-admin-hash\n" in d]
+open(sys.argv[2], "w").write("".join("---\n" + d for d in keep))
+P
+R reset-dex-admin --cert cert.pem --enable identity,n8n --existing only-dex.yaml -o only-dex.yaml >od.out 2>od.err
+rc=$?
+check "rotation of a file holding only the pair: exit 1, still 2 documents, nothing CREATED but the pair" \
+    eval '[ $rc = 1 ] && [ "$($CHK docs only-dex.yaml)" = 2 ] && [ "$(grep ^CREATED od.err | grep -vc dex-admin-)" = 0 ] && grep -q "^MISSING litellm-salt-key" od.err && grep -q "^MISSING n8n-encryption-key" od.err'
+# the mirror must be usable before the file is rewritten (else the new password would only exist sealed)
+cp rot.yaml rot.mirr.orig
+mkdir -p "$T/bad-state/dex-admin-password"
+"$SEEDSEC" --state "$T/bad-state" reset-dex-admin --cert cert.pem --enable identity --existing rot.yaml -o rot.yaml >/dev/null 2>mirr.err
+rc=$?
+check "unusable mirror: exit 2 before anything is written, the sealed file unchanged" \
+    eval '[ $rc = 2 ] && cmp -s rot.yaml rot.mirr.orig && grep -q "dex-admin-password" mirr.err'
+"$SEEDSEC" --state "$T/bad-state" reset-dex-admin --cert cert.pem --enable identity --dry-run --existing rot.yaml >/dev/null 2>/dev/null
+check "... and --dry-run says so too (exit 2)" [ $? = 2 ]
+
 finish

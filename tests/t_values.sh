@@ -222,6 +222,22 @@ expect_exit 2 "reset-dex-admin --dry-run -o an existing other file: refused as t
     "$SEEDSEC" reset-dex-admin --dry-run --existing dry.yaml -o dry-other.yaml 2>/dev/null
 check "mirror still unchanged after every dry run" cmp -s secrets/dex-admin-password dry.mirror
 
+# --- offline reset: an unusable mirror stops it before the file is rewritten; missing keys: exit 1
+cp base2.yaml mirr.yaml
+mkdir -p bad-state/dex-admin-password
+"$SEEDSEC" --state bad-state reset-dex-admin --existing mirr.yaml -o mirr.yaml > /dev/null 2> mirr.err
+rc=$?
+check "reset-dex-admin with an unusable mirror: exit 2, the file unchanged" eval '[ $rc = 2 ] && cmp -s mirr.yaml base2.yaml'
+$PY - base2.yaml partial.yaml <<'P'
+import sys, yaml
+ds = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d["metadata"]["name"] != "litellm-salt-key"]
+yaml.safe_dump_all(ds, open(sys.argv[2], "w"))
+P
+"$SEEDSEC" reset-dex-admin --existing partial.yaml -o partial-out.yaml > /dev/null 2> partial.err
+rc=$?
+check "reset-dex-admin on a stream missing a key: exit 1, MISSING litellm-salt-key, the rest rotated" \
+    eval '[ $rc = 1 ] && grep -q "^MISSING litellm-salt-key" partial.err && grep -q "^ROTATED" partial.err'
+
 # --- contract: the consumer table agrees with every ExternalSecret the platform ships
 "$SEEDSEC" contract --json > contract.json
 $PY - contract.json "$PLATFORM/externalsecrets" <<'P' && pass "contract: every remoteRef key of the platform's ExternalSecrets is a contract key consumed in that namespace" || fail "contract vs ExternalSecrets"
