@@ -6263,8 +6263,17 @@ manifest_files_in(const char *dir, size_t *count, int json)
 		struct stat st;
 		if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= sizeof path)
 			fatal("path too long: %s/%s", dir, e->d_name);
-		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+			/* --existing DIR: a value file that cannot be read must not mean
+			 * "no earlier value" (a write-once key would be made anew) */
+			const char *what = stat(path, &st) != 0  ? "a dangling link or unreadable"
+					   : S_ISDIR(st.st_mode) ? "a directory"
+								 : "not a regular file";
+			if (json)
+				fatal("%s: %s; nothing written", path, what);
+			warnx("%s: %s; skipped", path, what);
 			continue;
+		}
 		if (n == cap) {
 			cap = cap ? cap * 2 : 32;
 			char **nv = xcalloc(cap, sizeof *nv);

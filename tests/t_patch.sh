@@ -301,6 +301,14 @@ check "skipped: not an object, FILE:LINE" \
 check "exactly one warning per skipped file" test "$(grep -c 'file skipped' "$T/junk.err")" = 4
 check "the summary counts the ExternalSecrets and the skipped files" \
     grep -q '^15 ExternalSecrets, 15 patch entries adding 25 properties; .*; 4 files skipped$' "$T/junk.err"
+ln -s "$T/nowhere.yaml" "$T/junk/dangling.yaml"
+mkdir "$T/junk/adir.yaml"
+expect_exit 0 "patch DIR with a dangling link and a directory named *.yaml: still exit 0" \
+    to "$T/junk2.out" "$T/junk2.err" "$SEEDSEC" patch "$T/junk"
+check "... each named in a warning, the block unchanged" \
+    eval 'grep -q "warning: $T/junk/dangling.yaml: a dangling link or unreadable; skipped" "$T/junk2.err" && grep -q "warning: $T/junk/adir.yaml: a directory; skipped" "$T/junk2.err" && cmp -s "$T/junk0.out" "$T/junk2.out"'
+rm -f "$T/junk/dangling.yaml"
+rmdir "$T/junk/adir.yaml"
 expect_exit 2 "the same file named on the command line is still an error" \
     to "$T/junk1.out" "$T/junk1.err" "$SEEDSEC" patch "$T/junk/values.yaml"
 check "named file: FILE:LINE, nothing on stdout" \

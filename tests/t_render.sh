@@ -144,6 +144,12 @@ check "--split re-run with --existing DIR: old files byte-identical, token MISSI
     [ $? = 1 ] && [ "$(ls sp2 | wc -l)" = 15 ] && [ "$(cd sp2 && md5sum $(echo "$before" | awk '{print $2}'))" = "$before" ]
 CLOUDFLARE_API_TOKEN=cfut_x "$SEEDSEC" -c "$CONFIG" render --existing sp2 --split sp2 > /dev/null 2>&1
 check "... and with the token: 16 files" [ "$(ls sp2 | wc -l)" = 16 ]
+cp -r sp2 sp2-link && ln -s nowhere.yaml sp2-link/zz-dangling.yaml
+before=$(cd sp2-link && md5sum *.yaml 2>/dev/null)
+CLOUDFLARE_API_TOKEN=cfut_x "$SEEDSEC" -c "$CONFIG" render --existing sp2-link --split sp2-link > /dev/null 2> link.err
+lrc=$?
+check "--existing DIR with a dangling link: exit 2, named, nothing written (no value made anew)" \
+    eval '[ $lrc = 2 ] && grep -q "zz-dangling.yaml: a dangling link or unreadable; nothing written" link.err && [ "$(cd sp2-link && md5sum *.yaml 2>/dev/null)" = "$before" ]'
 printf 'changed' > sp2/vllm-api-key.yaml.new && mv sp2/vllm-api-key.yaml.new sp2/vllm-api-key.yaml 2>/dev/null
 "$SEEDSEC" --all render --existing all.yaml --split sp2 > /dev/null 2>&1
 check "--split onto a file with other content is refused" [ $? = 2 ]
