@@ -5056,14 +5056,21 @@ gsm_create(struct gsm *g, int k)
  */
 static long gsm_add(struct gsm *g, int k, const char *v, size_t n, long known_latest);
 
-/* gsm_list callback: the oldest ENABLED version (the list is newest first) */
+/* gsm_list callback: how many ENABLED versions, and the oldest of them */
+struct enabled_span {
+	long count, oldest;
+};
+
 static int
-oldest_enabled_each(struct gsm *g, int k, const struct gver *v, void *ctx)
+enabled_span_each(struct gsm *g, int k, const struct gver *v, void *ctx)
 {
 	(void)g;
 	(void)k;
-	if (!strcmp(v->state, "ENABLED"))
-		*(long *)ctx = v->num;
+	struct enabled_span *sp = ctx;
+	if (!strcmp(v->state, "ENABLED")) {
+		sp->count++;
+		sp->oldest = v->num;
+	}
 	return 0;
 }
 
@@ -5072,8 +5079,9 @@ gsm_first_wins(struct gsm *g, int k, long mine, const char *v, size_t n, long *r
 {
 	if (mine <= 1)
 		return 0; /* version 1: nothing can be older */
-	long low = 0;
-	gsm_list(g, k, oldest_enabled_each, &low);
+	struct enabled_span sp = {0, 0};
+	gsm_list(g, k, enabled_span_each, &sp);
+	long low = sp.oldest;
 	if (!low || low >= mine)
 		return 0;
 	size_t wn;
@@ -7179,24 +7187,6 @@ push_key(struct gsm *g, struct values *vs, int k)
 	push_apply(g, k, &gk, val, val && *val ? from : NULL, stored, sn, how);
 	if (stored)
 		sfree(stored, sn);
-}
-
-/* gsm_list callback: how many ENABLED versions, and the oldest of them */
-struct enabled_span {
-	long count, oldest;
-};
-
-static int
-enabled_span_each(struct gsm *g, int k, const struct gver *v, void *ctx)
-{
-	(void)g;
-	(void)k;
-	struct enabled_span *sp = ctx;
-	if (!strcmp(v->state, "ENABLED")) {
-		sp->count++;
-		sp->oldest = v->num;
-	}
-	return 0;
 }
 
 /* gsm_list callback: the newest few ENABLED versions of the password */

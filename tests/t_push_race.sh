@@ -78,46 +78,42 @@ check "A: REPAIRED dex-admin-password (another run first), dex-admin-hash EXISTS
 same "check afterwards: exit 0 (the hash matches)" 0 "$?"
 check "no value on either run's stderr" eval '! grep -qF "$(cat pw.latest)" a2.err b2.err'
 
-# ---- no delay: two runs started together, three times (the full contract, Dex on) ---------
 export CLOUDFLARE_API_TOKEN=cfut_race0123456789abcdefghij
-for p in r1 r2 r3; do
-    reset_fake
+# together LABEL RUN...: start one push per RUN name at once (state dir LABEL/RUN), wait for all,
+# then check what must hold however they interleaved; rcs gets their exit codes
+together() {
+    local p=$1 r pid
+    shift
     mkdir -p "$p"
-    "$SEEDSEC" --state "$p/a" $DEX --project ai-lab push >"$p/a.out" 2>"$p/a.err" &
-    a=$!
-    "$SEEDSEC" --state "$p/b" $DEX --project ai-lab push >"$p/b.out" 2>"$p/b.err" &
-    b=$!
-    wait $a; arc=$?
-    wait $b; brc=$?
-    same "together ($p): both exit 0" "0 0" "$arc $brc"
-    check "together ($p): every key converged to one value" test "$(q "$converged")" = True
-    "$SEEDSEC" ${DEX% --bcrypt-cost 10} --project ai-lab check >"$p/chk.out" 2>"$p/chk.err"
-    same "together ($p): check exit 0" 0 "$?"
-    pw=$(q 'b64d([v for v in sec("dex-admin-password")["versions"] if v["state"] == "ENABLED"][-1]["data"]).decode()')
-    check "together ($p): both mirrors hold the stored password" \
-        eval '[ "$pw" = "$(cat "$p/a/dex-admin-password")" ] && [ "$pw" = "$(cat "$p/b/dex-admin-password")" ]'
-done
-# ---- three runs at once, every addVersion reply held back 0.3 s (runs overtake each other) --
-for p in t1 t2 t3; do
-    reset_fake
-    gsm_faults '[{"method":"POST","path":":addVersion$","action":"delay","seconds":0.3,"when":"after","times":-1}]'
-    mkdir -p "$p"
-    pids=()
-    for r in a b c; do
+    local pids=()
+    for r in "$@"; do
         "$SEEDSEC" --state "$p/$r" $DEX --project ai-lab push >"$p/$r.out" 2>"$p/$r.err" &
         pids+=($!)
     done
     rcs=
     for pid in "${pids[@]}"; do wait "$pid"; rcs="$rcs$? "; done
     gsm_faults '[]'
+    check "$p: every key converged to one value" test "$(q "$converged")" = True
+    "$SEEDSEC" ${DEX% --bcrypt-cost 10} --project ai-lab check >"$p/chk.out" 2>"$p/chk.err"
+    same "$p: check exit 0 (the stored hash matches the stored password)" 0 "$?"
+    local pw mirrors=1
+    pw=$(q 'b64d([v for v in sec("dex-admin-password")["versions"] if v["state"] == "ENABLED"][-1]["data"]).decode()')
+    for r in "$@"; do [ "$pw" = "$(cat "$p/$r/dex-admin-password")" ] || mirrors=0; done
+    check "$p: every run's mirror holds the stored password" [ $mirrors = 1 ]
+}
+# ---- no delay: two runs started together, three times (the full contract, Dex on) ---------
+for p in r1 r2 r3; do
+    reset_fake
+    together "two at once ($p)" a b
+    same "two at once ($p): both exit 0" "0 0 " "$rcs"
+done
+# ---- three runs at once, every addVersion reply held back 0.3 s (runs overtake each other) --
+for p in t1 t2 t3; do
+    reset_fake
+    gsm_faults '[{"method":"POST","path":":addVersion$","action":"delay","seconds":0.3,"when":"after","times":-1}]'
+    together "three at once ($p)" a b c
     # a run that looked while another was still settling may say MISMATCH (exit 1); never 2
     check "three at once ($p): no run failed (exit 0 or 1: $rcs)" eval '! echo "$rcs" | grep -q 2'
-    check "three at once ($p): every key converged to one value" test "$(q "$converged")" = True
-    "$SEEDSEC" ${DEX% --bcrypt-cost 10} --project ai-lab check >"$p/chk.out" 2>"$p/chk.err"
-    same "three at once ($p): check exit 0 (the stored hash matches the stored password)" 0 "$?"
-    pw=$(q 'b64d([v for v in sec("dex-admin-password")["versions"] if v["state"] == "ENABLED"][-1]["data"]).decode()')
-    check "three at once ($p): every run's mirror holds the stored password" \
-        eval '[ "$pw" = "$(cat "$p/a/dex-admin-password")" ] && [ "$pw" = "$(cat "$p/b/dex-admin-password")" ] && [ "$pw" = "$(cat "$p/c/dex-admin-password")" ]'
 done
 
 # ---- what an observer sees mid-race, made still: a password with two enabled versions -------
