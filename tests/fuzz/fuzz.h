@@ -103,6 +103,16 @@ int seedsec_main(int argc, char **argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 
+/* the usual LLVMFuzzerInitialize: error messages off (they are expected outcomes) */
+#define FUZZ_QUIET_INIT                                                \
+	int LLVMFuzzerInitialize(int *argc, char ***argv)              \
+	{                                                              \
+		(void)argc;                                            \
+		(void)argv;                                            \
+		quiet = 1;                                             \
+		return 0;                                              \
+	}
+
 /* exit code of the last caught error exit, or -1 */
 static int fuzz_exit_code;
 

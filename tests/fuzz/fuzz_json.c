@@ -6,14 +6,7 @@
 #include "fuzz.h"
 #include "walk.h"
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	quiet = 1;
-	return 0;
-}
+FUZZ_QUIET_INIT
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -7,14 +7,7 @@
  */
 #include "fuzz.h"
 
-int
-LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-	(void)argc;
-	(void)argv;
-	quiet = 1;
-	return 0;
-}
+FUZZ_QUIET_INIT
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
